@@ -1,0 +1,5 @@
+//! One file per subcommand: each holds the command's clap `Args` and its
+//! `run`, which resolves arguments, calls the library and renders output.
+//! Logic that is worth a unit test lives in the domain modules, not here.
+
+pub mod fingerprint;

@@ -1,0 +1,87 @@
+//! Intake: getting a real workload into plain structs. Sources are
+//! pg_stat_statements (live, CSV/JSON export, snapshot delta), server logs
+//! (stderr, csvlog, jsonlog) and SQL files. Everything downstream (top,
+//! check, advise) works on [`Workload`] and never on a source format.
+
+use serde::{Deserialize, Serialize};
+
+/// One row of pg_stat_statements (or an aggregate built from log lines),
+/// with column names as PostgreSQL 17 spells them. Times are milliseconds.
+/// Counters absent from a source (older server, log-derived rows) are 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct StatementStat {
+    /// pg_stat_statements' own queryid, when the row came from a server.
+    pub queryid: Option<i64>,
+    /// Role name, or the numeric userid as text when only that is known.
+    pub user: Option<String>,
+    /// Database name, or the numeric dbid as text when only that is known.
+    pub database: Option<String>,
+    /// The query text as the source gave it (normalized `$n` form for
+    /// pg_stat_statements, literal text for logs and SQL files).
+    pub query: String,
+    pub calls: i64,
+    pub total_exec_time: f64,
+    pub min_exec_time: f64,
+    pub max_exec_time: f64,
+    pub mean_exec_time: f64,
+    pub stddev_exec_time: f64,
+    pub total_plan_time: f64,
+    pub rows: i64,
+    pub shared_blks_hit: i64,
+    pub shared_blks_read: i64,
+    pub shared_blks_dirtied: i64,
+    pub shared_blks_written: i64,
+    pub local_blks_hit: i64,
+    pub local_blks_read: i64,
+    pub temp_blks_read: i64,
+    pub temp_blks_written: i64,
+    /// Time spent reading/writing blocks (blk_read_time + blk_write_time,
+    /// or shared_/local_/temp_ variants on PostgreSQL 17+), when
+    /// track_io_timing is on.
+    pub io_time: f64,
+    pub wal_bytes: i64,
+}
+
+/// A literal-valued sample of a query: a log line or a SQL file statement.
+/// Samples carry what pg_stat_statements hides (the constants), which
+/// partial-index advice and EXPLAIN ANALYZE need.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct QuerySample {
+    /// Statement text; for extended-protocol log lines, with `$n` placeholders.
+    pub text: String,
+    /// Bind parameters from a log's `parameters: $1 = '…'` detail, in order, SQL-literal text.
+    pub params: Vec<String>,
+    /// Duration reported by the log line, in milliseconds.
+    pub duration_ms: Option<f64>,
+    pub user: Option<String>,
+    pub database: Option<String>,
+    pub application: Option<String>,
+    /// Log timestamp as the server printed it.
+    pub timestamp: Option<String>,
+    /// Where the sample came from (`file:line`).
+    pub origin: String,
+}
+
+/// Where a workload was read from, for reports and error messages.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Source {
+    /// `live`, `csv`, `json`, `snapshot`, `log-stderr`, `log-csv`, `log-json`, `sql`.
+    pub kind: String,
+    /// File path, or the connection description (never with a password).
+    pub location: String,
+}
+
+/// A workload: statement statistics from one source, plus samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workload {
+    pub source: Source,
+    pub statements: Vec<StatementStat>,
+    #[serde(default)]
+    pub samples: Vec<QuerySample>,
+    /// When the statistics were taken (RFC 3339), if known.
+    #[serde(default)]
+    pub captured_at: Option<String>,
+    /// `server_version_num` of the server, if known.
+    #[serde(default)]
+    pub server_version_num: Option<i32>,
+}

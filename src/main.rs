@@ -1,0 +1,4 @@
+//! The `pgadvisor` binary: everything lives in the library; this only hands over.
+fn main() -> std::process::ExitCode {
+    pgadvisor::cli::main()
+}
