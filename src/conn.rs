@@ -34,9 +34,9 @@ impl ConnArgs {
             Some(d) => d.clone(),
             None => std::env::var("DATABASE_URL").unwrap_or_default(),
         };
-        let mut config: tokio_postgres::Config = raw
-            .parse()
-            .with_context(|| "cannot parse the connection string (expected a postgres:// URL or key=value pairs)")?;
+        let mut config: tokio_postgres::Config = raw.parse().with_context(
+            || "cannot parse the connection string (expected a postgres:// URL or key=value pairs)",
+        )?;
         config.application_name("pgadvisor");
         config.connect_timeout(self.connect_timeout);
         let display = describe(&config);

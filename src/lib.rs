@@ -13,6 +13,8 @@ pub mod cli;
 pub mod commands;
 pub mod conn;
 pub mod exit;
+pub mod ident;
 pub mod intake;
 pub mod normalize;
 pub mod output;
+pub mod shapes;

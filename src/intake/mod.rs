@@ -85,3 +85,27 @@ pub struct Workload {
     #[serde(default)]
     pub server_version_num: Option<i32>,
 }
+
+/// Where a report reads its workload from: flags shared by `top`, `check`
+/// and `advise`. With none of `--stats`/`--log`, the live server is read.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    pub conn: crate::conn::ConnArgs,
+    /// A pg_stat_statements export instead of a live server: CSV
+    /// (`\copy (SELECT * FROM pg_stat_statements) TO 'f.csv' CSV HEADER`) or JSON.
+    #[arg(long, value_name = "FILE", conflicts_with = "log")]
+    pub stats: Option<std::path::PathBuf>,
+    /// PostgreSQL server log(s) as the workload (stderr, csvlog or jsonlog,
+    /// detected from the content), read from `log_min_duration_statement` lines.
+    #[arg(long, value_name = "FILE")]
+    pub log: Vec<std::path::PathBuf>,
+    /// Only the activity since this snapshot (`pgadvisor snapshot save FILE`).
+    #[arg(long, value_name = "FILE")]
+    pub since: Option<std::path::PathBuf>,
+}
+
+/// Load the workload the flags name.
+pub async fn load(_args: &SourceArgs) -> anyhow::Result<Workload> {
+    anyhow::bail!("workload intake is not built yet in this branch")
+}

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// A 64-bit query fingerprint, shown as 16 lower-case hex digits.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Fingerprint(pub u64);
 
 impl fmt::Display for Fingerprint {
@@ -38,5 +38,30 @@ impl<'de> Deserialize<'de> for Fingerprint {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// The result of normalizing one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Normalized {
+    pub fingerprint: Fingerprint,
+    /// Canonical text: literals as `$n`, keywords upper-case, whitespace collapsed.
+    pub text: String,
+    /// True when sqlparser could not parse the statement and the token-level
+    /// fallback produced the fingerprint.
+    pub fallback: bool,
+}
+
+/// Normalize and fingerprint one statement.
+///
+/// Interim lexical version (whitespace and case only); the fingerprint
+/// work replaces it with the canonical form of docs/fingerprint.md.
+pub fn fingerprint(sql: &str) -> Normalized {
+    let text = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    let fingerprint = Fingerprint(xxhash_rust::xxh3::xxh3_64(text.to_lowercase().as_bytes()));
+    Normalized {
+        fingerprint,
+        text,
+        fallback: true,
     }
 }
