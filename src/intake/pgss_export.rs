@@ -18,10 +18,6 @@ const WHAT: &str = "a pg_stat_statements export (CSV with a header row, or JSON)
 /// Read an export file.
 pub fn read_file(path: &Path) -> Result<PgssSet> {
     let text = read_text(path, WHAT)?;
-    let captured_at = std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .map(|t| humantime::format_rfc3339_seconds(t).to_string());
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') && super::snapshot::looks_like_snapshot(trimmed) {
         return super::snapshot::parse(&text, path);
@@ -36,7 +32,9 @@ pub fn read_file(path: &Path) -> Result<PgssSet> {
             kind: kind.into(),
             location: path.display().to_string(),
         },
-        captured_at,
+        // An export does not say when it was taken (file times change
+        // with every copy), so none is claimed.
+        captured_at: None,
         server_version_num: None,
         rows,
     })

@@ -13,6 +13,16 @@ use crate::conn::ConnArgs;
 const CHECK_SQL: &str = include_str!("../../sql/check_pg_stat_statements.sql");
 const STATS_SQL: &str = include_str!("../../sql/pg_stat_statements.sql");
 
+/// pgadvisor's own reads: left out of the workload they measure (each
+/// file starts with a comment line pg_stat_statements keeps in the text).
+fn is_own_statement(query: &str) -> bool {
+    [CHECK_SQL, STATS_SQL].iter().any(|sql| {
+        sql.lines()
+            .next()
+            .is_some_and(|first| query.starts_with(first))
+    })
+}
+
 /// The text pg_stat_statements shows instead of other roles' queries.
 pub const HIDDEN_TEXT: &str = "<insufficient privilege>";
 
@@ -148,9 +158,13 @@ pub async fn read(conn: &ConnArgs) -> Result<PgssSet> {
         if let Some(d) = row.try_get::<_, Option<String>>("datname")? {
             map.insert("datname".into(), Value::String(d));
         }
-        if map.get("query").and_then(Value::as_str) == Some(HIDDEN_TEXT) {
-            hidden += 1;
-            continue;
+        match map.get("query").and_then(Value::as_str) {
+            Some(HIDDEN_TEXT) => {
+                hidden += 1;
+                continue;
+            }
+            Some(q) if is_own_statement(q) => continue,
+            _ => {}
         }
         let parsed = PgssRow::from_map(&map)
             .map_err(|e| anyhow::anyhow!("a pg_stat_statements row on {} {e}", target.display))?;
@@ -197,6 +211,15 @@ mod tests {
             role: "postgres".into(),
             captured_at: "2026-01-01T00:00:00Z".into(),
         }
+    }
+
+    #[test]
+    fn own_statements_are_recognized() {
+        assert!(is_own_statement(STATS_SQL));
+        assert!(is_own_statement(
+            &CHECK_SQL.replace("'pg_stat_statements'", "$1")
+        ));
+        assert!(!is_own_statement("SELECT 1"));
     }
 
     #[test]
