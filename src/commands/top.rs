@@ -258,6 +258,8 @@ pub fn render_table<W: Write>(out: &mut W, r: &Report) -> Result<()> {
         "database",
         "query",
     ]);
+    // Logs say nothing about rows or buffers: show "-" rather than 0.
+    let from_log = r.source.kind.starts_with("log-");
     for s in &r.shapes {
         t.add_row(vec![
             s.rank.to_string(),
@@ -266,7 +268,11 @@ pub fn render_table<W: Write>(out: &mut W, r: &Report) -> Result<()> {
             output::duration_ms(s.mean_exec_time_ms),
             output::duration_ms(s.max_exec_time_ms),
             format!("{:.1}", s.pct_total_time),
-            format!("{:.1}", s.rows_per_call),
+            if from_log {
+                "-".to_string()
+            } else {
+                format!("{:.1}", s.rows_per_call)
+            },
             s.shared_hit_ratio
                 .map(|h| format!("{:.1}", h * 100.0))
                 .unwrap_or_else(|| "-".into()),
