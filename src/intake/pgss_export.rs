@@ -222,6 +222,22 @@ mod tests {
         assert_eq!(nd.source.kind, "json");
     }
 
+    proptest::proptest! {
+        /// Any prefix of a real export parses or fails with an error, never a panic.
+        #[test]
+        fn truncated_exports_never_panic(cut in 0usize..30_000, csv in proptest::bool::ANY) {
+            let rel = if csv { "stats/seed-platform.csv" } else { "stats/seed-platform.json" };
+            let text = std::fs::read_to_string(fixture(rel)).unwrap();
+            let mut end = cut.min(text.len());
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let part = &text[..end];
+            let _ = parse_csv(part, Path::new("x"));
+            let _ = parse_json(part, Path::new("x"));
+        }
+    }
+
     #[test]
     fn bad_files_name_the_input_and_the_fix() {
         for (rel, needle) in [

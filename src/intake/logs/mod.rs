@@ -355,6 +355,35 @@ mod tests {
         assert_eq!(w.samples[0].user, None);
     }
 
+    proptest::proptest! {
+        /// Whatever the bytes, parsing returns records or an error; it never panics.
+        #[test]
+        fn arbitrary_logs_never_panic(
+            parts in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::string::string_regex("[^\n]{0,12}").unwrap(),
+                    proptest::strategy::Just("2026-11-22 01:04:22.832 UTC [7] ".to_string()),
+                    proptest::strategy::Just("é LOG:  ".to_string()),
+                    proptest::strategy::Just("DETAIL:  parameters: $1 = '".to_string()),
+                    proptest::strategy::Just("duration: 1.5 ms  ".to_string()),
+                    proptest::strategy::Just("execute <unnamed>: ".to_string()),
+                    proptest::strategy::Just("statement: ".to_string()),
+                    proptest::strategy::Just("\n\t".to_string()),
+                    proptest::strategy::Just("\n".to_string()),
+                    proptest::strategy::Just(",\"".to_string()),
+                    proptest::strategy::Just("{\"error_severity\":\"LOG\",\"message\":\"".to_string()),
+                ],
+                0..40,
+            )
+        ) {
+            let text: String = parts.concat();
+            if let Ok((_, records)) = parse(&text, Path::new("x.log")) {
+                let samples = samples(&records, Path::new("x.log"));
+                let _ = aggregate(&samples);
+            }
+        }
+    }
+
     #[test]
     fn unknown_and_non_utf8_logs_are_errors() {
         let err = format!(

@@ -36,8 +36,10 @@ pub fn split_line(line: &str) -> Option<(&str, &str, &str)> {
     while let Some(pos) = line[from..].find(":  ").map(|p| p + from) {
         let before = &line[..pos];
         let word_start = before
-            .rfind(|c: char| !c.is_ascii_alphanumeric())
-            .map(|i| i + 1)
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !c.is_ascii_alphanumeric())
+            .map(|(i, c)| i + c.len_utf8())
             .unwrap_or(0);
         let word = &before[word_start..];
         let boundary_ok = word_start == 0
