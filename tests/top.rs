@@ -197,6 +197,22 @@ fn log_fixtures_in_three_formats() {
 }
 
 #[test]
+fn a_log_without_statements_says_how_to_log_them() {
+    let o = pgadvisor(&["top", "--log", "fixtures/logs/no-statements.log"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        stderr(&o).contains("log_min_duration_statement"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stdout(&o).contains("no statements matched"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+#[test]
 fn several_logs_at_once() {
     let r = json(&[
         "top",

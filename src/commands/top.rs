@@ -288,6 +288,14 @@ pub fn render_table<W: Write>(out: &mut W, r: &Report) -> Result<()> {
 
 pub async fn run(args: Args) -> Result<ExitStatus> {
     let workload = intake::load(&args.source).await?;
+    if workload.source.kind.starts_with("log-") && workload.samples.is_empty() {
+        eprintln!(
+            "note: {} holds no statement lines. PostgreSQL logs statements with their duration \
+             only when asked: set log_min_duration_statement = 0 (every statement) or a \
+             threshold such as 250ms, then reload (SELECT pg_reload_conf()).",
+            workload.source.location
+        );
+    }
     let report = report(workload, &args);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

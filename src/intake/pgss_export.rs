@@ -217,6 +217,11 @@ mod tests {
         assert!(pg17.rows[0].stats_since.is_some());
         let pg12 = read_file(&fixture("stats/pg12.json")).unwrap();
         assert_eq!(pg12.rows[0].stat.total_exec_time, 120.5);
+        // PostgreSQL 18 adds columns (parallel workers, generic/custom plan
+        // calls, wal_buffers_full) that top does not use: read, ignored.
+        let pg18 = read_file(&fixture("stats/pg18.json")).unwrap();
+        assert_eq!(pg18.rows[0].stat.io_time, 2.5);
+        assert_eq!(pg18.rows[0].stat.total_plan_time, 1.2);
         let nd = read_file(&fixture("stats/pg16.ndjson")).unwrap();
         assert_eq!(nd.rows.len(), 2);
         assert_eq!(nd.source.kind, "json");
