@@ -367,6 +367,18 @@ fn dsn_for(db: &str) -> String {
     }
 }
 
+/// The same DSN, connecting as `user` (no password: the test server trusts).
+fn with_user(dsn: &str, user: &str) -> String {
+    match dsn.find("://") {
+        Some(i) => {
+            let rest = &dsn[i + 3..];
+            let host = rest.split_once('@').map_or(rest, |(_, h)| h);
+            format!("{}://{user}@{host}", &dsn[..i])
+        }
+        None => format!("{dsn} user={user}"),
+    }
+}
+
 fn psql(dsn: &str, args: &[&str]) {
     let o = Command::new(psql_bin())
         .arg(dsn)
@@ -560,4 +572,56 @@ fn live_database_without_the_extension_says_how_to_enable_it() {
         "{err}"
     );
     assert!(stdout(&o).is_empty());
+}
+
+#[test]
+fn read_only_role_sees_its_own_statements_and_learns_about_pg_read_all_stats() {
+    let db = TestDb::new("top_ro");
+    let role = format!("pgadvisor_ro_{}", std::process::id());
+    psql(&server_dsn(), &["-c", &format!("CREATE ROLE {role} LOGIN")]);
+    struct DropRole(String);
+    impl Drop for DropRole {
+        fn drop(&mut self) {
+            let _ = Command::new(psql_bin())
+                .arg(server_dsn())
+                .args(["-q", "-X", "-c", &format!("DROP ROLE IF EXISTS {}", self.0)])
+                .output();
+        }
+    }
+    let _cleanup = DropRole(role.clone());
+    db.email_lookups(1, 1); // as postgres: hidden from the read-only role
+    let ro_dsn = with_user(&db.dsn(), &role);
+    psql(
+        &ro_dsn,
+        &[
+            "-c",
+            "SELECT count(*) FROM pg_class WHERE relname = 'pg_type'",
+        ],
+    );
+    let o = pgadvisor(&[
+        "top",
+        "--dsn",
+        &ro_dsn,
+        "--only-db",
+        &db.name,
+        "--format",
+        "json",
+    ]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("GRANT pg_read_all_stats TO {role}")),
+        "{err}"
+    );
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let shapes = r["shapes"].as_array().unwrap();
+    assert!(
+        shapes.iter().all(|s| s["user"] == role.as_str()),
+        "{shapes:?}"
+    );
+    assert!(
+        shapes
+            .iter()
+            .any(|s| s["query"].as_str().unwrap().contains("FROM pg_class"))
+    );
 }

@@ -141,7 +141,17 @@ fn show(a: ShowArgs) -> Result<ExitStatus> {
                 "total execution time".to_string(),
                 output::duration_ms(summary.total_exec_time_ms),
             ]);
-            t.add_row(vec!["databases".to_string(), summary.databases.join(", ")]);
+            let mut dbs = summary
+                .databases
+                .iter()
+                .take(8)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ");
+            if summary.databases.len() > 8 {
+                dbs.push_str(&format!(", … ({} in all)", summary.databases.len()));
+            }
+            t.add_row(vec!["databases".to_string(), dbs]);
             writeln!(out, "{t}")?;
         }
     }

@@ -146,9 +146,7 @@ pub fn samples(records: &[LogRecord], path: &Path) -> Vec<QuerySample> {
                 });
             }
             Message::DurationOnly(ms) => {
-                if let Some(i) = waiting.remove(&rec.pid)
-                    && let Some(s) = out.get_mut(i)
-                {
+                if let Some(s) = waiting.remove(&rec.pid).and_then(|i| out.get_mut(i)) {
                     s.duration_ms = Some(ms);
                 }
             }

@@ -93,9 +93,9 @@ pub fn parse(text: &str) -> Vec<LogRecord> {
         let fields = prefix_fields(prefix);
         if severity == "DETAIL" {
             // Attach to the last record of the same backend.
-            if let Some(r) = records.last_mut()
-                && r.detail.is_none()
-                && (r.pid == fields.pid || fields.pid.is_none())
+            if let Some(r) = records
+                .last_mut()
+                .filter(|r| r.detail.is_none() && (r.pid == fields.pid || fields.pid.is_none()))
             {
                 r.detail = Some(msg.to_string());
                 open = Open::Detail(records.len() - 1);
@@ -143,19 +143,16 @@ fn prefix_fields(prefix: &str) -> PrefixFields {
         && tokens[1].contains(':')
     {
         let mut ts = format!("{} {}", tokens[0], tokens[1].trim_end_matches(':'));
-        if let Some(zone) = tokens.get(2)
-            && !zone.starts_with('[')
-            && !zone.contains('=')
-            && !zone.contains('@')
-            && zone.len() <= 6
-        {
+        if let Some(zone) = tokens.get(2).filter(|zone| {
+            !zone.starts_with('[') && !zone.contains('=') && !zone.contains('@') && zone.len() <= 6
+        }) {
             ts.push(' ');
             ts.push_str(zone.trim_end_matches(':'));
         }
         f.timestamp = Some(ts);
-    } else if let Some(first) = tokens.first()
-        && first.len() > 10
-        && first.chars().all(|c| c.is_ascii_digit() || c == '.')
+    } else if let Some(first) = tokens
+        .first()
+        .filter(|first| first.len() > 10 && first.chars().all(|c| c.is_ascii_digit() || c == '.'))
     {
         f.timestamp = Some(first.to_string()); // %n: epoch
     }
@@ -204,10 +201,10 @@ fn prefix_fields(prefix: &str) -> PrefixFields {
     }
     if !kv {
         // Debian's `%q%u@%d`.
-        if let Some(tok) = tokens.iter().rev().find(|t| {
+        let user_at_db = tokens.iter().rev().find(|t| {
             t.contains('@') && !t.starts_with('[') && !t.starts_with('@') && !t.ends_with('@')
-        }) && let Some((u, d)) = tok.split_once('@')
-        {
+        });
+        if let Some((u, d)) = user_at_db.and_then(|tok| tok.split_once('@')) {
             f.user = non_empty(u);
             f.database = non_empty(d.trim_end_matches(':'));
         }
