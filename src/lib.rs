@@ -9,6 +9,8 @@
 //! `conn`, `output` and the command handlers so the logic is testable on
 //! fixtures.
 
+pub mod advise;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod conn;

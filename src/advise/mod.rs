@@ -1,0 +1,5 @@
+//! Advice: from a workload and a catalog to index proposals (new indexes,
+//! drops, foreign keys), validated by the planner where a server is at hand.
+
+pub mod hygiene;
+pub mod naming;
