@@ -1,5 +1,6 @@
 //! Advice: from a workload and a catalog to index proposals (new indexes,
 //! drops, foreign keys), validated by the planner where a server is at hand.
 
+pub mod extract;
 pub mod hygiene;
 pub mod naming;
