@@ -5,4 +5,5 @@ pub mod candidate;
 pub mod extract;
 pub mod hygiene;
 pub mod naming;
+pub mod select;
 pub mod whatif;

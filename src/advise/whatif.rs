@@ -170,19 +170,30 @@ impl<'c> WhatIf<'c> {
     }
 
     /// PREPARE with inferred parameter types; where PostgreSQL cannot infer
-    /// one (`$1 || $2`), declare it `text` and try again.
+    /// one (`$1 || $2`, `date $1 + $2`), declare the undetermined ones with
+    /// each plausible type in turn until the statement prepares.
     async fn explain_prepared(&mut self, sql: &str, n_params: usize) -> Result<serde_json::Value> {
+        const GUESSES: [&str; 9] = [
+            "text",
+            "int4",
+            "int8",
+            "numeric",
+            "interval",
+            "timestamptz",
+            "date",
+            "bool",
+            "float8",
+        ];
         let mut types: Vec<Option<&'static str>> = self
             .param_types
             .get(sql)
             .cloned()
             .unwrap_or_else(|| vec![None; n_params]);
-        let mut last_err = None;
-        for _attempt in 0..=n_params + 1 {
-            let _ = self
-                .client
-                .simple_query("DEALLOCATE pgadvisor_whatif")
-                .await;
+        // Parameters whose type is being guessed, and the guess in use.
+        let mut guessed: Vec<usize> = Vec::new();
+        let mut guess = 0usize;
+        let mut last_err = String::new();
+        for _attempt in 0..(n_params + GUESSES.len() + 2) {
             let decl = if types.iter().all(Option::is_none) {
                 String::new()
             } else {
@@ -195,6 +206,10 @@ impl<'c> WhatIf<'c> {
                         .join(", ")
                 )
             };
+            let _ = self
+                .client
+                .simple_query("DEALLOCATE pgadvisor_whatif")
+                .await;
             match self
                 .client
                 .simple_query(&format!("PREPARE pgadvisor_whatif{decl} AS {sql}"))
@@ -208,11 +223,13 @@ impl<'c> WhatIf<'c> {
                         .await?
                         .map(|r| r.get(0))
                         .unwrap_or(n_params as i32);
-                    let args = vec!["NULL"; n.max(0) as usize].join(", ");
                     let exec = if n > 0 {
-                        format!("EXECUTE pgadvisor_whatif({args})")
+                        format!(
+                            "EXECUTE pgadvisor_whatif({})",
+                            vec!["NULL"; n as usize].join(", ")
+                        )
                     } else {
-                        "EXECUTE pgadvisor_whatif".into()
+                        "EXECUTE pgadvisor_whatif".to_string()
                     };
                     let out = self
                         .explain_json(&format!("EXPLAIN (FORMAT JSON) {exec}"))
@@ -224,29 +241,34 @@ impl<'c> WhatIf<'c> {
                     return out;
                 }
                 Err(e) => {
-                    let msg = e
+                    last_err = e
                         .as_db_error()
                         .map(|d| d.message().to_string())
                         .unwrap_or_else(|| e.to_string());
                     if let Some(k) =
-                        undetermined_param(&msg).filter(|k| *k >= 1 && *k <= types.len())
+                        undetermined_param(&last_err).filter(|k| *k >= 1 && *k <= types.len())
                     {
-                        types[k - 1] = Some("text");
-                    } else if types.iter().any(Option::is_none)
-                        && (msg.contains("unknown") || msg.contains("not unique"))
-                    {
-                        for t in types.iter_mut().filter(|t| t.is_none()) {
-                            *t = Some("text");
+                        types[k - 1] = Some(GUESSES[guess]);
+                        guessed.push(k - 1);
+                    } else if types.iter().any(Option::is_none) && last_err.contains("unknown") {
+                        for (i, t) in types.iter_mut().enumerate() {
+                            if t.is_none() {
+                                *t = Some(GUESSES[guess]);
+                                guessed.push(i);
+                            }
+                        }
+                    } else if !guessed.is_empty() && guess + 1 < GUESSES.len() {
+                        guess += 1;
+                        for &i in &guessed {
+                            types[i] = Some(GUESSES[guess]);
                         }
                     } else {
-                        last_err = Some(anyhow::anyhow!("{msg}"));
                         break;
                     }
-                    last_err = Some(anyhow::anyhow!("{msg}"));
                 }
             }
         }
-        Err(last_err.unwrap_or_else(|| anyhow::anyhow!("could not prepare the statement")))
+        Err(anyhow::anyhow!("{last_err}"))
             .context("PostgreSQL could not plan the statement as a generic plan")
     }
 }
