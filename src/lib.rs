@@ -19,4 +19,5 @@ pub mod ident;
 pub mod intake;
 pub mod normalize;
 pub mod output;
+pub mod plan;
 pub mod shapes;
