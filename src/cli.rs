@@ -29,6 +29,11 @@ pub struct Cli {
 pub enum Command {
     /// Normalize SQL statements and print their query fingerprints.
     Fingerprint(commands::fingerprint::Args),
+    /// Where the time goes: query shapes from pg_stat_statements (live or
+    /// an export), server logs, or the delta since a snapshot.
+    Top(commands::top::Args),
+    /// Save pg_stat_statements counters to measure a window with `top --since`.
+    Snapshot(commands::snapshot::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -51,6 +56,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async move {
         match cli.command {
             Command::Fingerprint(args) => commands::fingerprint::run(args).await,
+            Command::Top(args) => commands::top::run(args).await,
+            Command::Snapshot(args) => commands::snapshot::run(args).await,
         }
     })
 }

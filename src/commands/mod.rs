@@ -3,3 +3,5 @@
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
 pub mod fingerprint;
+pub mod snapshot;
+pub mod top;
