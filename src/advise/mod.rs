@@ -7,3 +7,4 @@ pub mod hygiene;
 pub mod naming;
 pub mod select;
 pub mod whatif;
+pub mod workload;
