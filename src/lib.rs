@@ -9,6 +9,8 @@
 //! `conn`, `output` and the command handlers so the logic is testable on
 //! fixtures.
 
+pub mod advise;
+pub mod catalog;
 pub mod cli;
 pub mod commands;
 pub mod conn;
@@ -17,4 +19,5 @@ pub mod ident;
 pub mod intake;
 pub mod normalize;
 pub mod output;
+pub mod plan;
 pub mod shapes;

@@ -1,0 +1,10 @@
+//! Advice: from a workload and a catalog to index proposals (new indexes,
+//! drops, foreign keys), validated by the planner where a server is at hand.
+
+pub mod candidate;
+pub mod extract;
+pub mod hygiene;
+pub mod naming;
+pub mod select;
+pub mod whatif;
+pub mod workload;

@@ -1,0 +1,394 @@
+//! What-if planning with HypoPG: the plan and cost of a query under a set
+//! of hypothetical indexes, without building any. Queries with `$n`
+//! placeholders are planned as generic plans (`EXPLAIN (GENERIC_PLAN)` on
+//! PostgreSQL 16+, a prepared statement under
+//! `plan_cache_mode = force_generic_plan` before that), the way they run
+//! when an application prepares them.
+//!
+//! Only statements that parsed as exactly one statement reach this module,
+//! so wrapping a workload text in PREPARE/EXPLAIN can never run a second
+//! command. Nothing here executes a query: EXPLAIN without ANALYZE.
+
+use std::collections::HashMap;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use tokio_postgres::Client;
+
+const CREATE_SQL: &str = include_str!("../../sql/hypopg_create_index.sql");
+const SIZE_SQL: &str = include_str!("../../sql/hypopg_relation_size.sql");
+const RESET_SQL: &str = include_str!("../../sql/hypopg_reset.sql");
+const SESSION_SQL: &str = include_str!("../../sql/whatif_session.sql");
+const PARAM_COUNT_SQL: &str = include_str!("../../sql/prepared_param_count.sql");
+
+/// HypoPG keeps hypothetical indexes in backend memory; stay well below its
+/// practical limit by resetting between batches.
+pub const MAX_HYPOTHETICAL_PER_BATCH: usize = 2000;
+
+/// What the planner said about one query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    /// Estimated total cost of the top plan node.
+    pub total_cost: f64,
+    /// Every index the plan uses (`Index Name` of scan nodes).
+    pub indexes_used: Vec<String>,
+    /// Node types, for evidence (`Seq Scan on bookings`, …).
+    pub nodes: Vec<String>,
+}
+
+/// A hypothetical index as HypoPG created it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hypothetical {
+    pub oid: i64,
+    /// The name HypoPG gives it (`<oid>btree_table_col`), as plans show it.
+    pub name: String,
+}
+
+/// One what-if session on a dedicated connection.
+pub struct WhatIf<'c> {
+    client: &'c Client,
+    generic_plan_option: bool,
+    /// Parameter types that made PREPARE work for a query text (cached).
+    param_types: HashMap<String, Vec<Option<&'static str>>>,
+    /// Number of hypothetical indexes alive in this session.
+    alive: usize,
+    /// How many plans were asked of the server.
+    pub plans: usize,
+    /// How many hypothetical indexes were created.
+    pub created: usize,
+}
+
+impl<'c> WhatIf<'c> {
+    /// Prepare the session. Fails with the fix when HypoPG is missing.
+    pub async fn new(client: &'c Client, server_version_num: i32) -> Result<Self> {
+        let has: bool = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'hypopg')",
+                &[],
+            )
+            .await
+            .context("checking for the hypopg extension")?
+            .get(0);
+        if !has {
+            bail!(
+                "the hypopg extension is not installed in this database, so proposals cannot be validated by the planner; \
+                 install it (Debian/Ubuntu: apt install postgresql-<major>-hypopg) and run `CREATE EXTENSION hypopg;`"
+            );
+        }
+        client
+            .batch_execute(SESSION_SQL)
+            .await
+            .context("setting up the what-if session (sql/whatif_session.sql)")?;
+        client
+            .query_one(RESET_SQL, &[])
+            .await
+            .context("hypopg_reset()")?;
+        Ok(WhatIf {
+            client,
+            generic_plan_option: server_version_num >= 160000,
+            param_types: HashMap::new(),
+            alive: 0,
+            plans: 0,
+            created: 0,
+        })
+    }
+
+    /// Create one hypothetical index from a plain `CREATE INDEX … ON … (…)`
+    /// (no CONCURRENTLY, no IF NOT EXISTS).
+    pub async fn create(&mut self, create_index_sql: &str) -> Result<Hypothetical> {
+        if self.alive >= MAX_HYPOTHETICAL_PER_BATCH {
+            self.reset().await?;
+        }
+        let row = self
+            .client
+            .query_one(CREATE_SQL, &[&create_index_sql])
+            .await
+            .with_context(|| {
+                format!("HypoPG could not create the hypothetical index `{create_index_sql}`")
+            })?;
+        self.alive += 1;
+        self.created += 1;
+        Ok(Hypothetical {
+            oid: row.get(0),
+            name: row.get(1),
+        })
+    }
+
+    /// Estimated size in bytes of a hypothetical index.
+    pub async fn size(&self, h: &Hypothetical) -> Result<i64> {
+        let oid = u32::try_from(h.oid).context("hypothetical index oid out of range")?;
+        let row = self
+            .client
+            .query_one(SIZE_SQL, &[&tokio_postgres::types::Oid::from(oid)])
+            .await
+            .context("hypopg_relation_size()")?;
+        Ok(row.get(0))
+    }
+
+    /// Drop every hypothetical index of the session.
+    pub async fn reset(&mut self) -> Result<()> {
+        self.client
+            .query_one(RESET_SQL, &[])
+            .await
+            .context("hypopg_reset()")?;
+        self.alive = 0;
+        Ok(())
+    }
+
+    /// Plan one statement under the hypothetical indexes alive now.
+    pub async fn plan(&mut self, sql: &str) -> Result<PlanSummary> {
+        self.plans += 1;
+        let n_params = max_placeholder(sql);
+        let json = if n_params == 0 {
+            self.explain_json(&format!("EXPLAIN (FORMAT JSON) {sql}"))
+                .await?
+        } else if self.generic_plan_option {
+            match self
+                .explain_json(&format!("EXPLAIN (GENERIC_PLAN, FORMAT JSON) {sql}"))
+                .await
+            {
+                Ok(j) => j,
+                Err(_) => self.explain_prepared(sql, n_params).await?,
+            }
+        } else {
+            self.explain_prepared(sql, n_params).await?
+        };
+        summarize(&json)
+    }
+
+    async fn explain_json(&self, explain: &str) -> Result<serde_json::Value> {
+        // Simple protocol: the text is one statement (checked by the caller's parse).
+        let msgs = self.client.simple_query(explain).await?;
+        let mut text = String::new();
+        for m in msgs {
+            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+                text.push_str(r.get(0).unwrap_or_default());
+            }
+        }
+        serde_json::from_str(&text)
+            .context("the server's EXPLAIN (FORMAT JSON) output did not parse")
+    }
+
+    /// PREPARE with inferred parameter types; where PostgreSQL cannot infer
+    /// one (`$1 || $2`, `date $1 + $2`), declare the undetermined ones with
+    /// each plausible type in turn until the statement prepares.
+    async fn explain_prepared(&mut self, sql: &str, n_params: usize) -> Result<serde_json::Value> {
+        const GUESSES: [&str; 9] = [
+            "text",
+            "int4",
+            "int8",
+            "numeric",
+            "interval",
+            "timestamptz",
+            "date",
+            "bool",
+            "float8",
+        ];
+        let mut types: Vec<Option<&'static str>> = self
+            .param_types
+            .get(sql)
+            .cloned()
+            .unwrap_or_else(|| vec![None; n_params]);
+        // Parameters whose type is being guessed, and the guess in use.
+        let mut guessed: Vec<usize> = Vec::new();
+        let mut guess = 0usize;
+        let mut last_err = String::new();
+        for _attempt in 0..(n_params + GUESSES.len() + 2) {
+            let decl = if types.iter().all(Option::is_none) {
+                String::new()
+            } else {
+                format!(
+                    "({})",
+                    types
+                        .iter()
+                        .map(|t| t.unwrap_or("unknown"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            };
+            let _ = self
+                .client
+                .simple_query("DEALLOCATE pgadvisor_whatif")
+                .await;
+            match self
+                .client
+                .simple_query(&format!("PREPARE pgadvisor_whatif{decl} AS {sql}"))
+                .await
+            {
+                Ok(_) => {
+                    self.param_types.insert(sql.to_string(), types.clone());
+                    let n: i32 = self
+                        .client
+                        .query_opt(PARAM_COUNT_SQL, &[&"pgadvisor_whatif"])
+                        .await?
+                        .map(|r| r.get(0))
+                        .unwrap_or(n_params as i32);
+                    let exec = if n > 0 {
+                        format!(
+                            "EXECUTE pgadvisor_whatif({})",
+                            vec!["NULL"; n as usize].join(", ")
+                        )
+                    } else {
+                        "EXECUTE pgadvisor_whatif".to_string()
+                    };
+                    let out = self
+                        .explain_json(&format!("EXPLAIN (FORMAT JSON) {exec}"))
+                        .await;
+                    let _ = self
+                        .client
+                        .simple_query("DEALLOCATE pgadvisor_whatif")
+                        .await;
+                    return out;
+                }
+                Err(e) => {
+                    last_err = e
+                        .as_db_error()
+                        .map(|d| d.message().to_string())
+                        .unwrap_or_else(|| e.to_string());
+                    if let Some(k) =
+                        undetermined_param(&last_err).filter(|k| *k >= 1 && *k <= types.len())
+                    {
+                        types[k - 1] = Some(GUESSES[guess]);
+                        guessed.push(k - 1);
+                    } else if types.iter().any(Option::is_none) && last_err.contains("unknown") {
+                        for (i, t) in types.iter_mut().enumerate() {
+                            if t.is_none() {
+                                *t = Some(GUESSES[guess]);
+                                guessed.push(i);
+                            }
+                        }
+                    } else if !guessed.is_empty() && guess + 1 < GUESSES.len() {
+                        guess += 1;
+                        for &i in &guessed {
+                            types[i] = Some(GUESSES[guess]);
+                        }
+                    } else {
+                        break;
+                    }
+                }
+            }
+        }
+        Err(anyhow::anyhow!("{last_err}"))
+            .context("PostgreSQL could not plan the statement as a generic plan")
+    }
+}
+
+/// `could not determine data type of parameter $3` → 3.
+fn undetermined_param(msg: &str) -> Option<usize> {
+    let rest = msg.split("data type of parameter $").nth(1)?;
+    rest.chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
+}
+
+/// Highest `$n` placeholder in the text, outside quotes and comments.
+pub fn max_placeholder(sql: &str) -> usize {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    Tokenizer::new(&dialect, sql)
+        .tokenize()
+        .map(|tokens| {
+            tokens
+                .iter()
+                .filter_map(|t| match t {
+                    Token::Placeholder(p) => {
+                        p.strip_prefix('$').and_then(|n| n.parse::<usize>().ok())
+                    }
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(0)
+        })
+        .unwrap_or(0)
+}
+
+/// Cost, indexes used and node list of an `EXPLAIN (FORMAT JSON)` result.
+pub fn summarize(json: &serde_json::Value) -> Result<PlanSummary> {
+    let plan = json
+        .get(0)
+        .and_then(|p| p.get("Plan"))
+        .context("EXPLAIN JSON without a Plan")?;
+    let total_cost = plan
+        .get("Total Cost")
+        .and_then(|c| c.as_f64())
+        .context("plan without a Total Cost")?;
+    let mut indexes_used = Vec::new();
+    let mut nodes = Vec::new();
+    let mut stack = vec![plan];
+    while let Some(node) = stack.pop() {
+        let kind = node
+            .get("Node Type")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?");
+        let rel = node.get("Relation Name").and_then(|v| v.as_str());
+        if let Some(ix) = node.get("Index Name").and_then(|v| v.as_str()) {
+            indexes_used.push(ix.to_string());
+            nodes.push(format!(
+                "{kind} using {ix}{}",
+                rel.map(|r| format!(" on {r}")).unwrap_or_default()
+            ));
+        } else if let Some(r) = rel {
+            nodes.push(format!("{kind} on {r}"));
+        } else {
+            nodes.push(kind.to_string());
+        }
+        if let Some(children) = node.get("Plans").and_then(|p| p.as_array()) {
+            stack.extend(children.iter().rev());
+        }
+    }
+    Ok(PlanSummary {
+        total_cost,
+        indexes_used,
+        nodes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_outside_quotes() {
+        assert_eq!(
+            max_placeholder("SELECT * FROM t WHERE a = $1 AND b = $12"),
+            12
+        );
+        assert_eq!(
+            max_placeholder("SELECT '$5' FROM t -- $7\n WHERE a = $2"),
+            2
+        );
+        assert_eq!(max_placeholder("SELECT 1"), 0);
+    }
+
+    #[test]
+    fn undetermined_parameter_numbers() {
+        assert_eq!(
+            undetermined_param("could not determine data type of parameter $3"),
+            Some(3)
+        );
+        assert_eq!(
+            undetermined_param("operator is not unique: unknown || unknown"),
+            None
+        );
+    }
+
+    #[test]
+    fn plan_summary_walks_the_tree() {
+        let json: serde_json::Value = serde_json::from_str(
+            r#"[{"Plan": {"Node Type": "Limit", "Total Cost": 8.3, "Plans": [
+                {"Node Type": "Index Scan", "Index Name": "<13>btree_bookings_customer_id", "Relation Name": "bookings", "Total Cost": 8.2},
+                {"Node Type": "Seq Scan", "Relation Name": "customers", "Total Cost": 1.0}]}}]"#,
+        )
+        .expect("json");
+        let s = summarize(&json).expect("summary");
+        assert_eq!(s.total_cost, 8.3);
+        assert_eq!(s.indexes_used, vec!["<13>btree_bookings_customer_id"]);
+        assert_eq!(
+            s.nodes[1],
+            "Index Scan using <13>btree_bookings_customer_id on bookings"
+        );
+        assert!(summarize(&serde_json::json!([{}])).is_err());
+    }
+}
