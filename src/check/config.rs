@@ -117,11 +117,19 @@ impl Config {
         } else {
             serde_norway::from_str(text).map_err(|e| {
                 let loc = e.location();
+                let mut message = e.to_string();
+                // The position goes in front, as compilers print it.
+                if let Some(l) = &loc {
+                    let suffix = format!(" at line {} column {}", l.line(), l.column());
+                    if let Some(stripped) = message.strip_suffix(&suffix) {
+                        message = stripped.to_string();
+                    }
+                }
                 ConfigError {
                     file: file.to_string(),
                     line: loc.as_ref().map(|l| l.line()),
                     column: loc.as_ref().map(|l| l.column()),
-                    message: e.to_string(),
+                    message,
                 }
             })?
         };
