@@ -34,6 +34,11 @@ pub enum Command {
     Check(commands::check::Args),
     /// Print a check rule's documentation; --list for all rules.
     Rule(commands::rule::Args),
+    /// Where the time goes: query shapes from pg_stat_statements (live or
+    /// an export), server logs, or the delta since a snapshot.
+    Top(commands::top::Args),
+    /// Save pg_stat_statements counters to measure a window with `top --since`.
+    Snapshot(commands::snapshot::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -58,6 +63,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Fingerprint(args) => commands::fingerprint::run(args).await,
             Command::Check(args) => commands::check::run(args).await,
             Command::Rule(args) => commands::rule::run(args).await,
+            Command::Top(args) => commands::top::run(args).await,
+            Command::Snapshot(args) => commands::snapshot::run(args).await,
         }
     })
 }

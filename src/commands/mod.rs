@@ -5,3 +5,5 @@
 pub mod check;
 pub mod fingerprint;
 pub mod rule;
+pub mod snapshot;
+pub mod top;

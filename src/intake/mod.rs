@@ -105,7 +105,61 @@ pub struct SourceArgs {
     pub since: Option<std::path::PathBuf>,
 }
 
-/// Load the workload the flags name.
-pub async fn load(_args: &SourceArgs) -> anyhow::Result<Workload> {
-    anyhow::bail!("workload intake is not built yet in this branch")
+mod columns;
+pub mod logs;
+pub mod pgss_export;
+pub mod pgss_live;
+pub mod snapshot;
+mod text;
+
+pub use columns::PgssRow;
+
+/// Load the workload the flags name: a server log, a pg_stat_statements
+/// export, or the live server; with `--since`, only what changed after
+/// that snapshot.
+pub async fn load(args: &SourceArgs) -> anyhow::Result<Workload> {
+    if !args.log.is_empty() {
+        if let Some(since) = &args.since {
+            anyhow::bail!(
+                "--since {} cannot be combined with --log: a snapshot holds pg_stat_statements \
+                 counters, a log holds single executions. Drop --since, or measure the window \
+                 from the live server (or a --stats export) instead.",
+                since.display()
+            );
+        }
+        return logs::load_files(&args.log);
+    }
+    let current = match &args.stats {
+        Some(path) => pgss_export::read_file(path)?,
+        None => pgss_live::read(&args.conn).await?,
+    };
+    match &args.since {
+        None => Ok(current.into_workload()),
+        Some(path) => {
+            let base = snapshot::read_file(path)?;
+            Ok(snapshot::delta(&base, &current, path).into_workload())
+        }
+    }
+}
+
+/// pg_stat_statements rows with the keys a snapshot delta needs
+/// (userid/dbid/toplevel), from any pg_stat_statements source.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PgssSet {
+    pub source: Source,
+    pub captured_at: Option<String>,
+    pub server_version_num: Option<i32>,
+    pub rows: Vec<PgssRow>,
+}
+
+impl PgssSet {
+    pub fn into_workload(self) -> Workload {
+        Workload {
+            source: self.source,
+            statements: self.rows.into_iter().map(|r| r.stat).collect(),
+            samples: Vec::new(),
+            captured_at: self.captured_at,
+            server_version_num: self.server_version_num,
+        }
+    }
 }
