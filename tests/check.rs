@@ -229,13 +229,17 @@ fn slow_query_fails_and_appears_in_junit() {
     );
     assert!(stdout.starts_with("check failed:"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
-    // The pg_sleep shape's slow-mean-time testcase carries a failure.
+    // Our database's pg_sleep shape has a slow-mean-time testcase with a
+    // failure (the live server also holds other suites' statements).
+    let ours = format!("[{} ", db.name);
     let case = xml
         .split("<testcase ")
         .find(|c| {
-            c.contains("pg_sleep") && c.contains("classname=\"pgadvisor.check.slow-mean-time\"")
+            c.contains(&ours)
+                && c.contains("pg_sleep")
+                && c.contains("classname=\"pgadvisor.check.slow-mean-time\"")
         })
-        .unwrap_or_else(|| panic!("no slow-mean-time testcase for pg_sleep in {xml}"));
+        .unwrap_or_else(|| panic!("no slow-mean-time testcase for pg_sleep in {ours}: {xml}"));
     assert!(
         case.contains("<failure message=\"mean execution time 2"),
         "{case}"
@@ -252,6 +256,7 @@ fn slow_query_fails_and_appears_in_junit() {
             .expect("findings")
             .iter()
             .any(|f| f["rule"] == "slow-mean-time"
+                && f["database"] == db.name.as_str()
                 && f["query"].as_str().is_some_and(|q| q.contains("pg_sleep"))),
         "{report}"
     );
@@ -448,5 +453,71 @@ fn rule_prints_its_documentation() {
             .expect("array")
             .iter()
             .any(|r| r["id"] == "mean-time-regression" && r["needs_baseline"] == true)
+    );
+}
+
+#[test]
+fn snapshot_window_and_snapshot_baseline() {
+    let db = TestDb::new("snapshot");
+    db.load_workload();
+    // Aliases unique to this run keep the shapes apart from other suites'
+    // and from earlier runs' (pg_stat_statements outlives dropped databases).
+    let tag = format!(
+        "{}_{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    );
+    db.repeat(&format!("SELECT pg_sleep(0.002) AS probe_{tag}"), 25);
+    let snap = db.path("before.json");
+    let out = pgadvisor(&[
+        "snapshot",
+        "save",
+        "--dsn",
+        &db.dsn,
+        snap.to_str().expect("path"),
+    ]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+
+    db.repeat(&format!("SELECT pg_sleep(0.03) AS probe_{tag}"), 25);
+    db.repeat(
+        &format!("SELECT count(*) AS fresh_{tag} FROM app.bookings"),
+        6,
+    );
+    let snap = snap.to_str().expect("path");
+    let out = pgadvisor(&[
+        "check",
+        "--dsn",
+        &db.dsn,
+        "--since",
+        snap,
+        "--baseline",
+        snap,
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code(&out), 1, "stderr: {}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let location = report["source"]["location"].as_str().unwrap_or_default();
+    assert!(location.contains(" since "), "{}", report["source"]);
+    let findings = report["findings"].as_array().expect("findings");
+    let ours = |rule: &str, needle: &str| {
+        findings
+            .iter()
+            .find(|f| f["rule"] == rule && f["query"].as_str().is_some_and(|q| q.contains(needle)))
+    };
+    // The window holds only the slow calls: 30 ms against the snapshot's 2 ms.
+    let regression = ours("mean-time-regression", &format!("probe_{tag}"))
+        .unwrap_or_else(|| panic!("no regression for probe_{tag} in {report}"));
+    assert!(
+        regression["evidence"]["ratio"].as_f64().expect("ratio") > 5.0,
+        "{regression}"
+    );
+    assert!(
+        ours("new-query-shape", &format!("fresh_{tag}")).is_some(),
+        "{report}"
+    );
+    assert!(
+        ours("new-query-shape", &format!("probe_{tag}")).is_none(),
+        "{report}"
     );
 }

@@ -12,12 +12,9 @@ use anyhow::{Context as _, bail};
 use serde::Deserialize;
 
 use crate::check::report::{REPORT_KIND, REPORT_VERSION};
+use crate::intake::{StatementStat, snapshot};
 use crate::normalize::Fingerprint;
-
-/// The `format` field of a `pgadvisor snapshot save` file (docs/snapshot.md)
-/// and the version this build reads.
-const SNAPSHOT_FORMAT: &str = "pgadvisor-snapshot";
-const SNAPSHOT_VERSION: u32 = 1;
+use crate::shapes::GroupOptions;
 
 /// What the baseline knew about one query shape.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -76,24 +73,23 @@ impl Baseline {
         if value.get("kind").and_then(|k| k.as_str()) == Some(REPORT_KIND) {
             return from_report(value, origin);
         }
-        if value.get("format").and_then(|k| k.as_str()) == Some(SNAPSHOT_FORMAT) {
-            let version = value.get("version").and_then(|v| v.as_u64()).unwrap_or(0);
-            if version != u64::from(SNAPSHOT_VERSION) {
-                bail!(
-                    "baseline {origin}: snapshot version {version} is not supported (this \
-                     pgadvisor reads version {SNAPSHOT_VERSION}); save a new snapshot"
-                );
-            }
-            let rows = value.get("rows").cloned().unwrap_or_default();
-            return from_statements(rows, origin);
+        if value.get("format").and_then(|k| k.as_str()) == Some(snapshot::FORMAT) {
+            // intake owns the snapshot layout and its version checks.
+            let set = snapshot::parse(text, Path::new(origin))?;
+            return Ok(from_statements(&set.into_workload().statements, origin));
         }
         // A workload dump (`{"statements": [...]}`) carries the same rows.
         match value.get("statements") {
-            Some(rows) => from_statements(rows.clone(), origin),
+            Some(rows) => {
+                let rows: Vec<StatementStat> = serde_json::from_value(rows.clone())
+                    .with_context(|| format!("baseline {origin}: unreadable `statements`"))?;
+                Ok(from_statements(&rows, origin))
+            }
             None => bail!(
                 "baseline {origin} is neither a pgadvisor snapshot (no `\"format\": \
-                 \"{SNAPSHOT_FORMAT}\"`) nor a `check --format json` report (no `\"kind\": \
-                 \"{REPORT_KIND}\"`)"
+                 \"{}\"`) nor a `check --format json` report (no `\"kind\": \
+                 \"{REPORT_KIND}\"`)",
+                snapshot::FORMAT
             ),
         }
     }
@@ -141,28 +137,26 @@ fn from_report(value: serde_json::Value, origin: &str) -> anyhow::Result<Baselin
     })
 }
 
-#[derive(Deserialize)]
-struct SnapshotRow {
-    query: String,
-    #[serde(default)]
-    calls: i64,
-    #[serde(default)]
-    total_exec_time: f64,
-}
-
-fn from_statements(rows: serde_json::Value, origin: &str) -> anyhow::Result<Baseline> {
-    let rows: Vec<SnapshotRow> = serde_json::from_value(rows)
-        .with_context(|| format!("baseline {origin}: unreadable snapshot statements"))?;
+fn from_statements(rows: &[StatementStat], origin: &str) -> Baseline {
+    let merged = GroupOptions {
+        merge_users: true,
+        merge_databases: true,
+    };
     let mut shapes: BTreeMap<Fingerprint, BaselineShape> = BTreeMap::new();
-    for r in rows {
-        let fp = crate::normalize::fingerprint(&r.query).fingerprint;
-        add(&mut shapes, fp, r.calls, r.total_exec_time, r.query);
+    for s in crate::shapes::group(rows, &merged) {
+        add(
+            &mut shapes,
+            s.fingerprint,
+            s.calls,
+            s.total_exec_time,
+            s.query,
+        );
     }
-    Ok(Baseline {
+    Baseline {
         kind: "snapshot".into(),
         origin: origin.into(),
         shapes,
-    })
+    }
 }
 
 /// Shapes split by user or database in the file are merged: the baseline
@@ -186,13 +180,48 @@ fn add(
 mod tests {
     use super::*;
 
+    /// A snapshot file as `pgadvisor snapshot save` writes it.
+    fn snapshot_text(version: u32, rows: &[(i64, &str, i64, f64)]) -> String {
+        use crate::intake::{PgssRow, PgssSet, Source};
+        let set = PgssSet {
+            source: Source {
+                kind: "live".into(),
+                location: "postgres@db:5432/app".into(),
+            },
+            captured_at: Some("2026-11-22T01:00:00Z".into()),
+            server_version_num: Some(150000),
+            rows: rows
+                .iter()
+                .map(|(userid, query, calls, total)| PgssRow {
+                    userid: Some(*userid),
+                    dbid: Some(5),
+                    toplevel: Some(true),
+                    stats_since: None,
+                    stat: StatementStat {
+                        query: query.to_string(),
+                        calls: *calls,
+                        total_exec_time: *total,
+                        ..StatementStat::default()
+                    },
+                })
+                .collect(),
+        };
+        let mut file = snapshot::SnapshotFile::from_set(&set);
+        file.version = version;
+        serde_json::to_string(&file).expect("serializes")
+    }
+
     #[test]
     fn reads_a_snapshot_and_merges_rows_by_fingerprint() {
-        let text = r#"{"format":"pgadvisor-snapshot","version":1,"source":{"kind":"live","location":"x"},"rows":[
-            {"userid":10,"dbid":5,"query":"SELECT * FROM t WHERE id = $1","calls":10,"total_exec_time":20.0,"user":"a"},
-            {"userid":11,"dbid":5,"query":"select *  from t where id = $1","calls":30,"total_exec_time":100.0,"user":"b"},
-            {"query":"SELECT 2","calls":1,"total_exec_time":1.0}]}"#;
-        let b = Baseline::from_json(text, "snap.json").expect("reads");
+        let text = snapshot_text(
+            1,
+            &[
+                (10, "SELECT * FROM t WHERE id = $1", 10, 20.0),
+                (11, "SELECT * FROM t WHERE id = $1", 30, 100.0),
+                (10, "SELECT 2", 1, 1.0),
+            ],
+        );
+        let b = Baseline::from_json(&text, "snap.json").expect("reads");
         assert_eq!(b.kind, "snapshot");
         let fp = crate::normalize::fingerprint("SELECT * FROM t WHERE id = $1").fingerprint;
         let s = b.get(&fp).expect("merged shape");
@@ -224,11 +253,7 @@ mod tests {
         .expect_err("version");
         assert!(format!("{err:#}").contains("version 9"), "{err:#}");
         assert!(Baseline::from_json("not json", "y").is_err());
-        let err = Baseline::from_json(
-            r#"{"format":"pgadvisor-snapshot","version":7,"rows":[]}"#,
-            "s",
-        )
-        .expect_err("snapshot version");
+        let err = Baseline::from_json(&snapshot_text(7, &[]), "s").expect_err("snapshot version");
         assert!(err.to_string().contains("version 7"), "{err}");
     }
 }

@@ -13,8 +13,8 @@ use crate::check::config::{self, Config};
 use crate::check::format::{self, CheckFormat, RenderOptions};
 use crate::check::report::Report;
 use crate::exit::ExitStatus;
-use crate::intake::{SourceArgs, Workload};
-use crate::shapes::QueryShape;
+use crate::intake::SourceArgs;
+use crate::shapes::GroupOptions;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -60,7 +60,7 @@ pub async fn run(args: Args) -> anyhow::Result<ExitStatus> {
     let workload = crate::intake::load(&args.source)
         .await
         .context("cannot read the workload to check")?;
-    let shapes = group(&workload);
+    let shapes = crate::shapes::group(&workload.statements, &GroupOptions::default());
 
     let eval = crate::check::evaluate(&shapes, baseline.as_ref(), &config);
     let failed = eval.has_errors();
@@ -135,63 +135,4 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         });
     }
     Ok(())
-}
-
-/// Statement rows grouped into query shapes by (fingerprint, user, database).
-// Interim: the intake branch adds the shared grouping in src/shapes.rs;
-// this call switches to it when that merges.
-fn group(workload: &Workload) -> Vec<QueryShape> {
-    use std::collections::BTreeMap;
-    let mut by_key: BTreeMap<
-        (
-            crate::normalize::Fingerprint,
-            Option<String>,
-            Option<String>,
-        ),
-        QueryShape,
-    > = BTreeMap::new();
-    for st in &workload.statements {
-        let n = crate::normalize::fingerprint(&st.query);
-        let key = (n.fingerprint, st.user.clone(), st.database.clone());
-        let shape = by_key.entry(key).or_insert_with(|| QueryShape {
-            fingerprint: n.fingerprint,
-            user: st.user.clone(),
-            database: st.database.clone(),
-            normalized: n.text.clone(),
-            query: st.query.clone(),
-            fallback: n.fallback,
-            min_exec_time: st.min_exec_time,
-            ..QueryShape::default()
-        });
-        if let Some(id) = st.queryid
-            && !shape.queryids.contains(&id)
-        {
-            shape.queryids.push(id);
-        }
-        shape.calls += st.calls;
-        shape.total_exec_time += st.total_exec_time;
-        shape.min_exec_time = shape.min_exec_time.min(st.min_exec_time);
-        shape.max_exec_time = shape.max_exec_time.max(st.max_exec_time);
-        shape.total_plan_time += st.total_plan_time;
-        shape.rows += st.rows;
-        shape.shared_blks_hit += st.shared_blks_hit;
-        shape.shared_blks_read += st.shared_blks_read;
-        shape.temp_blks_read += st.temp_blks_read;
-        shape.temp_blks_written += st.temp_blks_written;
-        shape.io_time += st.io_time;
-    }
-    let total: f64 = by_key.values().map(|s| s.total_exec_time).sum();
-    by_key
-        .into_values()
-        .map(|mut s| {
-            s.queryids.sort_unstable();
-            if s.calls > 0 {
-                s.mean_exec_time = s.total_exec_time / s.calls as f64;
-            }
-            if total > 0.0 {
-                s.pct_total_time = 100.0 * s.total_exec_time / total;
-            }
-            s
-        })
-        .collect()
 }
