@@ -85,3 +85,22 @@ pub struct Finding {
 
 /// Longest query text a finding carries (characters).
 pub const QUERY_TEXT_MAX: usize = 200;
+
+/// `1 call`, `12 calls`: call counts in messages.
+pub fn calls(n: i64) -> String {
+    if n == 1 {
+        "1 call".to_string()
+    } else {
+        format!("{n} calls")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn call_counts_read_as_english() {
+        assert_eq!(super::calls(1), "1 call");
+        assert_eq!(super::calls(0), "0 calls");
+        assert_eq!(super::calls(12), "12 calls");
+    }
+}

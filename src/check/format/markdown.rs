@@ -8,6 +8,8 @@ use crate::check::finding::Severity;
 use crate::check::report::Report;
 use crate::output::shorten;
 
+use super::plural;
+
 /// GitHub's limit for one step's summary (bytes).
 pub const MARKDOWN_LIMIT: usize = 1024 * 1024;
 
@@ -21,11 +23,11 @@ pub fn render(report: &Report, limit: usize) -> String {
     let _ = writeln!(out, "## pgadvisor check {verdict}\n");
     let _ = writeln!(
         out,
-        "**{} error(s)**, {} warning(s), {} info(s) in {} query shapes; {} rules from `{}`{}.\n",
-        s.errors,
-        s.warnings,
-        s.infos,
-        s.shapes,
+        "**{}**, {}, {} in {}; {} rules from `{}`{}.\n",
+        plural(s.errors, "error", "errors"),
+        plural(s.warnings, "warning", "warnings"),
+        plural(s.infos, "info", "infos"),
+        plural(s.shapes, "query shape", "query shapes"),
         report.rules.len(),
         report.rules_file,
         report

@@ -63,6 +63,15 @@ pub fn render(report: &Report, format: CheckFormat, opts: &RenderOptions) -> Str
     }
 }
 
+/// `1 error`, `2 errors`.
+pub(crate) fn plural(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("{n} {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// One line saying how the check went, for the terminal.
 pub fn verdict(report: &Report) -> String {
     let s = &report.summary;
@@ -70,13 +79,6 @@ pub fn verdict(report: &Report) -> String {
         "check passed"
     } else {
         "check failed"
-    };
-    let plural = |n: usize, one: &str, many: &str| {
-        if n == 1 {
-            format!("{n} {one}")
-        } else {
-            format!("{n} {many}")
-        }
     };
     format!(
         "{head}: {}, {}, {} in {} ({} rules)",

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Common, Ctx, Rule, RuleDoc};
 use crate::check::config::Config;
-use crate::check::finding::{Hit, Severity};
+use crate::check::finding::{Hit, Severity, calls};
 use crate::normalize::Fingerprint;
 use crate::output::duration_ms;
 use crate::shapes::QueryShape;
@@ -84,11 +84,11 @@ pub fn check(s: &Settings, _ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit> {
     Some(
         Hit::new(
             format!(
-                "mean planning time {} is over {} (execution {}, {} calls)",
+                "mean planning time {} is over {} (execution {}, {})",
                 duration_ms(mean_plan),
                 duration_ms(s.max_mean_plan_ms),
                 duration_ms(shape.mean_exec_time),
-                shape.calls
+                calls(shape.calls)
             ),
             "use prepared statements so plans are reused; prune partitions; \
              replace long IN lists with = ANY($1)",

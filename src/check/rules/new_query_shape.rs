@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Common, Ctx, Rule, RuleDoc};
 use crate::check::config::Config;
-use crate::check::finding::{Hit, Severity};
+use crate::check::finding::{Hit, Severity, calls};
 use crate::normalize::Fingerprint;
 use crate::output::duration_ms;
 use crate::shapes::QueryShape;
@@ -78,8 +78,8 @@ pub fn check(s: &Settings, ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit> {
     Some(
         Hit::new(
             format!(
-                "new query shape: {} calls, mean {}, not in baseline {}",
-                shape.calls,
+                "new query shape: {}, mean {}, not in baseline {}",
+                calls(shape.calls),
                 duration_ms(shape.mean_exec_time),
                 baseline.origin
             ),

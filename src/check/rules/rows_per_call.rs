@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Common, Ctx, Rule, RuleDoc};
 use crate::check::config::Config;
-use crate::check::finding::{Hit, Severity};
+use crate::check::finding::{Hit, Severity, calls};
 use crate::normalize::Fingerprint;
 use crate::shapes::QueryShape;
 
@@ -83,8 +83,10 @@ pub fn check(s: &Settings, _ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit> {
     Some(
         Hit::new(
             format!(
-                "{per_call:.0} rows per call is over {} ({} calls, {} rows)",
-                s.max_rows_per_call, shape.calls, shape.rows
+                "{per_call:.0} rows per call is over {} ({}, {} rows)",
+                s.max_rows_per_call,
+                calls(shape.calls),
+                shape.rows
             ),
             "add LIMIT with keyset pagination, aggregate in SQL, or batch large writes",
         )

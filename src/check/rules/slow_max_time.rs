@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Common, Ctx, Rule, RuleDoc};
 use crate::check::config::Config;
-use crate::check::finding::{Hit, Severity};
+use crate::check::finding::{Hit, Severity, calls};
 use crate::normalize::Fingerprint;
 use crate::output::duration_ms;
 use crate::shapes::QueryShape;
@@ -80,11 +80,11 @@ pub fn check(s: &Settings, _ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit> {
     Some(
         Hit::new(
             format!(
-                "slowest execution {} is over {} (mean {}, {} calls)",
+                "slowest execution {} is over {} (mean {}, {})",
                 duration_ms(shape.max_exec_time),
                 duration_ms(s.max_ms),
                 duration_ms(shape.mean_exec_time),
-                shape.calls
+                calls(shape.calls)
             ),
             "find the parameter values or lock waits behind the outlier; set statement_timeout \
              for request-path roles",

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Common, Ctx, Rule, RuleDoc};
 use crate::check::config::Config;
-use crate::check::finding::{Hit, Severity};
+use crate::check::finding::{Hit, Severity, calls};
 use crate::normalize::Fingerprint;
 use crate::output::duration_ms;
 use crate::shapes::QueryShape;
@@ -84,10 +84,10 @@ pub fn check(s: &Settings, _ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit> {
     Some(
         Hit::new(
             format!(
-                "mean execution time {} is over {} ({} calls)",
+                "mean execution time {} is over {} ({})",
                 duration_ms(shape.mean_exec_time),
                 duration_ms(s.max_mean_ms),
-                shape.calls
+                calls(shape.calls)
             ),
             "run `pgadvisor explain` on it and `pgadvisor advise` for indexes; \
              see `pgadvisor rule slow-mean-time`",

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Common, Ctx, Rule, RuleDoc};
 use crate::check::config::Config;
-use crate::check::finding::{Hit, Severity};
+use crate::check::finding::{Hit, Severity, calls};
 use crate::normalize::Fingerprint;
 use crate::output::bytes;
 use crate::shapes::QueryShape;
@@ -89,9 +89,9 @@ pub fn check(s: &Settings, _ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit> {
     Some(
         Hit::new(
             format!(
-                "writes {} of temporary files per call ({} calls, {blocks_per_call:.0} blocks per call)",
+                "writes {} of temporary files per call ({}, {blocks_per_call:.0} blocks per call)",
                 bytes((blocks_per_call * BLOCK_BYTES) as u64),
-                shape.calls
+                calls(shape.calls)
             ),
             "reduce the rows reaching the sort/hash (filter, keyset pagination, an index for \
              the ORDER BY) or raise work_mem for this role/transaction",

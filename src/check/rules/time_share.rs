@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Common, Ctx, Rule, RuleDoc};
 use crate::check::config::Config;
-use crate::check::finding::{Hit, Severity};
+use crate::check::finding::{Hit, Severity, calls};
 use crate::normalize::Fingerprint;
 use crate::output::duration_ms;
 use crate::shapes::QueryShape;
@@ -88,10 +88,10 @@ pub fn check(s: &Settings, ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit> {
     Some(
         Hit::new(
             format!(
-                "{share:.1}% of all execution time ({} of {}, {} calls, mean {})",
+                "{share:.1}% of all execution time ({} of {}, {}, mean {})",
                 duration_ms(shape.total_exec_time),
                 duration_ms(ctx.total_exec_time),
-                shape.calls,
+                calls(shape.calls),
                 duration_ms(shape.mean_exec_time)
             ),
             "make each call cheaper (pgadvisor advise) or call it less often (cache, batch N+1 loops)",
