@@ -144,7 +144,43 @@ impl Config {
                 ),
             });
         }
+        config.validate(text, file)?;
         Ok(config)
+    }
+
+    /// Thresholds must be numbers a rule can compare with: finite and not
+    /// negative; a regression ratio of 1 or less would flag every query.
+    fn validate(&self, text: &str, file: &str) -> Result<(), ConfigError> {
+        let value = serde_norway::to_value(&self.rules).unwrap_or(serde_norway::Value::Null);
+        let Some(rules) = value.as_mapping() else {
+            return Ok(());
+        };
+        for (id, settings) in rules {
+            let id = id.as_str().unwrap_or_default();
+            let Some(settings) = settings.as_mapping() else {
+                continue;
+            };
+            for (key, v) in settings {
+                let key = key.as_str().unwrap_or_default();
+                let Some(n) = v.as_f64() else { continue };
+                let problem = if !n.is_finite() || n < 0.0 {
+                    Some("must be a finite number, 0 or more")
+                } else if key == "ratio" && n <= 1.0 {
+                    Some("must be more than 1 (2.0 means twice as slow)")
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Err(ConfigError {
+                        file: file.to_string(),
+                        line: line_of_key(text, id),
+                        column: None,
+                        message: format!("rules.{id}.{key}: {n} {problem}"),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Read a rules file from disk.
@@ -263,6 +299,28 @@ mod tests {
         assert!(err.to_string().contains("fatal"), "{err}");
         let err = Config::parse("ignore: [xyz]\n", "r.yaml").expect_err("bad fingerprint");
         assert!(err.to_string().starts_with("r.yaml:1:"), "{err}");
+    }
+
+    #[test]
+    fn thresholds_must_make_sense() {
+        let err = Config::parse(
+            "rules:\n  mean-time-regression:\n    ratio: 0.5\n",
+            "r.yaml",
+        )
+        .expect_err("ratio");
+        assert_eq!(
+            err.to_string(),
+            "r.yaml:2: rules.mean-time-regression.ratio: 0.5 must be more than 1 (2.0 means twice as slow)"
+        );
+        let err = Config::parse("rules:\n  slow-mean-time:\n    max_mean_ms: -5\n", "r.yaml")
+            .expect_err("negative");
+        assert!(err.to_string().contains("max_mean_ms: -5 must be"), "{err}");
+        let err = Config::parse(
+            "rules:\n  slow-mean-time:\n    max_mean_ms: .nan\n",
+            "r.yaml",
+        )
+        .expect_err("nan");
+        assert!(err.to_string().contains("max_mean_ms"), "{err}");
     }
 
     #[test]
