@@ -29,6 +29,11 @@ pub struct Cli {
 pub enum Command {
     /// Normalize SQL statements and print their query fingerprints.
     Fingerprint(commands::fingerprint::Args),
+    /// Judge the workload against rules (rules/default.yaml or --rules) and
+    /// fail CI (exit 1) when a rule at `error` severity fires.
+    Check(commands::check::Args),
+    /// Print a check rule's documentation; --list for all rules.
+    Rule(commands::rule::Args),
     /// Where the time goes: query shapes from pg_stat_statements (live or
     /// an export), server logs, or the delta since a snapshot.
     Top(commands::top::Args),
@@ -56,6 +61,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async move {
         match cli.command {
             Command::Fingerprint(args) => commands::fingerprint::run(args).await,
+            Command::Check(args) => commands::check::run(args).await,
+            Command::Rule(args) => commands::rule::run(args).await,
             Command::Top(args) => commands::top::run(args).await,
             Command::Snapshot(args) => commands::snapshot::run(args).await,
         }

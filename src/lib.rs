@@ -11,6 +11,7 @@
 
 pub mod advise;
 pub mod catalog;
+pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod conn;

@@ -2,6 +2,8 @@
 //! `run`, which resolves arguments, calls the library and renders output.
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
+pub mod check;
 pub mod fingerprint;
+pub mod rule;
 pub mod snapshot;
 pub mod top;

@@ -1,0 +1,267 @@
+//! The rule registry. Each rule lives in its own file with its
+//! documentation (what it does / why / example / fix / references), its
+//! settings (the part of the rules YAML under its id) and its `_ok`/`_err`
+//! tests. Ids are kebab-case and never change once shipped: users put them
+//! in YAML files and CI configurations.
+
+use std::fmt::Write as _;
+
+use crate::check::baseline::Baseline;
+use crate::check::config::Config;
+use crate::check::finding::{Hit, Severity};
+use crate::normalize::Fingerprint;
+use crate::shapes::QueryShape;
+
+pub mod high_plan_time;
+pub mod low_cache_hit_ratio;
+pub mod mean_time_regression;
+pub mod new_query_shape;
+pub mod rows_per_call;
+pub mod slow_max_time;
+pub mod slow_mean_time;
+pub mod temp_spill;
+pub mod time_share;
+
+/// A rule's documentation, written next to its code. `pgadvisor rule <id>`
+/// prints it and docs/rules.md is generated from it.
+#[derive(Debug)]
+pub struct RuleDoc {
+    /// Stable kebab-case id.
+    pub id: &'static str,
+    /// One line, shown by `pgadvisor rule --list`.
+    pub summary: &'static str,
+    pub what: &'static str,
+    pub why: &'static str,
+    /// Markdown: usually a workload line that fires and the finding it gives.
+    pub example: &'static str,
+    pub fix: &'static str,
+    /// Links (markdown list items without the dash).
+    pub references: &'static [&'static str],
+}
+
+/// The settings every rule has, whatever its thresholds.
+#[derive(Debug, Clone, Copy)]
+pub struct Common<'a> {
+    pub enabled: bool,
+    pub severity: Severity,
+    /// Fingerprints this rule never reports.
+    pub ignore: &'a [Fingerprint],
+}
+
+/// What a rule may look at besides the shape it judges.
+#[derive(Debug, Clone, Copy)]
+pub struct Ctx<'a> {
+    /// The shapes of the previous run, with `--baseline`.
+    pub baseline: Option<&'a Baseline>,
+    /// Execution time of the whole workload (sum over shapes), ms.
+    pub total_exec_time: f64,
+}
+
+/// One rule of the registry.
+pub trait Rule: Sync {
+    fn doc(&self) -> &'static RuleDoc;
+    /// This rule's common settings in `config`.
+    fn common<'a>(&self, config: &'a Config) -> Common<'a>;
+    /// Judge one shape; `None` means it passes.
+    fn check(&self, config: &Config, ctx: &Ctx<'_>, shape: &QueryShape) -> Option<Hit>;
+    /// Rules that compare against a previous run only run with `--baseline`.
+    fn needs_baseline(&self) -> bool {
+        false
+    }
+    fn id(&self) -> &'static str {
+        self.doc().id
+    }
+}
+
+/// Every rule, in the order reports list them.
+pub static REGISTRY: &[&dyn Rule] = &[
+    &slow_mean_time::SlowMeanTime,
+    &slow_max_time::SlowMaxTime,
+    &time_share::TimeShare,
+    &high_plan_time::HighPlanTime,
+    &low_cache_hit_ratio::LowCacheHitRatio,
+    &temp_spill::TempSpill,
+    &rows_per_call::RowsPerCall,
+    &new_query_shape::NewQueryShape,
+    &mean_time_regression::MeanTimeRegression,
+];
+
+/// Look a rule up by id.
+pub fn find(id: &str) -> Option<&'static dyn Rule> {
+    REGISTRY.iter().copied().find(|r| r.id() == id)
+}
+
+/// The shipped settings of one rule, as YAML (from the compiled-in
+/// rules/default.yaml), for the documentation.
+pub fn default_settings_yaml(id: &str) -> String {
+    let config = Config::builtin();
+    let value = serde_norway::to_value(&config.rules).unwrap_or(serde_norway::Value::Null);
+    let Some(settings) = value.get(id) else {
+        return String::new();
+    };
+    let mut map = serde_norway::Mapping::new();
+    map.insert(
+        serde_norway::Value::String(id.to_string()),
+        settings.clone(),
+    );
+    serde_norway::to_string(&map).unwrap_or_default()
+}
+
+/// One rule's documentation as markdown, headed at `level` (`#` count).
+pub fn render_markdown(rule: &dyn Rule, level: usize) -> String {
+    let doc = rule.doc();
+    let h = "#".repeat(level);
+    let sub = "#".repeat(level + 1);
+    let mut out = String::new();
+    let _ = writeln!(out, "{h} `{}`\n", doc.id);
+    let _ = writeln!(out, "{}\n", doc.summary);
+    if rule.needs_baseline() {
+        let _ = writeln!(out, "Runs only with `--baseline`.\n");
+    }
+    let _ = writeln!(out, "{sub} What it does\n\n{}\n", doc.what.trim());
+    let _ = writeln!(out, "{sub} Why\n\n{}\n", doc.why.trim());
+    let _ = writeln!(out, "{sub} Example\n\n{}\n", doc.example.trim());
+    let _ = writeln!(out, "{sub} Fix\n\n{}\n", doc.fix.trim());
+    let _ = writeln!(
+        out,
+        "{sub} Settings (shipped defaults)\n\n```yaml\nrules:\n{}```\n",
+        indent(&default_settings_yaml(doc.id), "  ")
+    );
+    let _ = writeln!(out, "{sub} References\n");
+    for r in doc.references {
+        let _ = writeln!(out, "- {r}");
+    }
+    out
+}
+
+/// docs/rules.md: every rule, generated (`pgadvisor rule --all > docs/rules.md`).
+pub fn render_all_markdown() -> String {
+    let mut out = String::from(
+        "# Rules of `pgadvisor check`\n\n\
+         <!-- Generated by `pgadvisor rule --all > docs/rules.md`; edit the rule files in \
+         src/check/rules/ instead. -->\n\n\
+         Thresholds and severities come from the rules YAML (`rules/default.yaml` is \
+         compiled in; `--rules FILE` replaces it, see docs/check.md). Print one rule with \
+         `pgadvisor rule <id>`.\n\n\
+         | id | default severity | summary |\n|---|---|---|\n",
+    );
+    let config = Config::builtin();
+    for rule in REGISTRY {
+        let common = rule.common(&config);
+        let sev = if common.enabled {
+            common.severity.as_str()
+        } else {
+            "off"
+        };
+        let _ = writeln!(
+            out,
+            "| [`{id}`](#{id}) | {sev} | {} |",
+            rule.doc().summary,
+            id = rule.id()
+        );
+    }
+    out.push('\n');
+    for rule in REGISTRY {
+        out.push_str(&render_markdown(*rule, 2));
+        out.push('\n');
+    }
+    while out.ends_with("\n\n") {
+        out.pop();
+    }
+    out
+}
+
+fn indent(text: &str, prefix: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("{prefix}{l}\n")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_kebab_case() {
+        let mut seen = std::collections::HashSet::new();
+        for rule in REGISTRY {
+            let id = rule.id();
+            assert!(seen.insert(id), "duplicate rule id {id}");
+            assert!(
+                id.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+                    && !id.starts_with('-')
+                    && !id.ends_with('-'),
+                "rule id {id} is not kebab-case"
+            );
+        }
+    }
+
+    #[test]
+    fn every_rule_has_settings_and_docs() {
+        for rule in REGISTRY {
+            let doc = rule.doc();
+            assert!(
+                !default_settings_yaml(doc.id).is_empty(),
+                "{} has no settings under rules: in default.yaml",
+                doc.id
+            );
+            for (name, text) in [
+                ("what", doc.what),
+                ("why", doc.why),
+                ("example", doc.example),
+                ("fix", doc.fix),
+            ] {
+                assert!(!text.trim().is_empty(), "{} lacks {name}", doc.id);
+            }
+            assert!(!doc.references.is_empty(), "{} lacks references", doc.id);
+        }
+    }
+
+    #[test]
+    fn docs_rules_md_is_generated_text() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md");
+        let on_disk = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            on_disk == render_all_markdown(),
+            "docs/rules.md is stale: run `cargo run -- rule --all > docs/rules.md`"
+        );
+    }
+}
+
+/// Shapes for the rules' `_ok`/`_err` tests.
+#[cfg(test)]
+pub(crate) mod fixture {
+    use crate::shapes::QueryShape;
+
+    /// A shape of `calls` executions averaging `mean_ms`.
+    pub fn shape(sql: &str, calls: i64, mean_ms: f64) -> QueryShape {
+        let n = crate::normalize::fingerprint(sql);
+        QueryShape {
+            fingerprint: n.fingerprint,
+            queryids: vec![42],
+            normalized: n.text,
+            query: sql.to_string(),
+            calls,
+            total_exec_time: mean_ms * calls as f64,
+            mean_exec_time: mean_ms,
+            min_exec_time: mean_ms,
+            max_exec_time: mean_ms,
+            rows: calls,
+            shared_blks_hit: calls * 10,
+            ..QueryShape::default()
+        }
+    }
+
+    pub fn ctx(total_exec_time: f64) -> super::Ctx<'static> {
+        super::Ctx {
+            baseline: None,
+            total_exec_time,
+        }
+    }
+}
