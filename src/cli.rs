@@ -29,6 +29,9 @@ pub struct Cli {
 pub enum Command {
     /// Normalize SQL statements and print their query fingerprints.
     Fingerprint(commands::fingerprint::Args),
+    /// Check the connection settings: connect and print the server version,
+    /// TLS state, user and database.
+    Ping(commands::ping::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -51,6 +54,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async move {
         match cli.command {
             Command::Fingerprint(args) => commands::fingerprint::run(args).await,
+            Command::Ping(args) => commands::ping::run(args).await,
         }
     })
 }

@@ -3,3 +3,4 @@
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
 pub mod fingerprint;
+pub mod ping;
