@@ -36,7 +36,8 @@ pub const CONNECTION_VARS: &[&str] = &[
     "PGCHANNELBINDING",
 ];
 
-fn required(var: &str) -> String {
+/// A test-service variable, or a panic naming the command that provides it.
+pub fn required(var: &str) -> String {
     match std::env::var(var) {
         Ok(v) if !v.is_empty() => v,
         _ => panic!("{NO_SERVICES} ({var} is not set)"),
