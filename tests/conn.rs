@@ -485,3 +485,64 @@ async fn pool_error_is_explained() {
         "{err:#}"
     );
 }
+
+#[test]
+fn server_that_never_answers_times_out() {
+    // A socket that accepts and then says nothing, like a hung server or a
+    // proxy with no backend: the connect timeout must cover the whole login.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().take(4).flatten() {
+            held.push(stream);
+        }
+        std::thread::sleep(std::time::Duration::from_secs(30));
+    });
+    let out = run_pgadvisor(&[
+        "ping",
+        "--connect-timeout",
+        "1s",
+        "--dsn",
+        &format!("host=127.0.0.1 port={port} user=postgres sslmode=disable"),
+    ]);
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("no answer in time"),
+        "{}",
+        out.snapshot()
+    );
+    assert!(
+        out.stderr.contains("--connect-timeout"),
+        "{}",
+        out.snapshot()
+    );
+}
+
+#[test]
+fn unsafe_password_file_is_ignored_with_a_warning() {
+    let secret = password_of(&pg_password_dsn());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let pgpass = dir.path().join("pgpass");
+    std::fs::write(&pgpass, format!("*:*:*:pgadvisor_pw:{secret}\n")).expect("write pgpass");
+    set_mode(&pgpass, 0o644);
+    let out = run(pgadvisor()
+        .args(["ping", "--dsn"])
+        .arg(format!(
+            "host=127.0.0.1 port={} user=pgadvisor_pw dbname=postgres",
+            pg_port()
+        ))
+        .env("PGPASSFILE", &pgpass));
+    out.expect_code(2);
+    assert!(
+        out.stderr.contains("group or world access"),
+        "{}",
+        out.snapshot()
+    );
+    assert!(
+        out.stderr.contains("asks for a password"),
+        "{}",
+        out.snapshot()
+    );
+    assert_no_secret(&out, &secret);
+}
