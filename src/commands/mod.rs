@@ -4,7 +4,7 @@
 
 pub mod check;
 pub mod fingerprint;
+pub mod ping;
 pub mod rule;
 pub mod snapshot;
 pub mod top;
-pub mod ping;
