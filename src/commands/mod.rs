@@ -3,5 +3,6 @@
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
 pub mod fingerprint;
+pub mod pool;
 pub mod snapshot;
 pub mod top;
