@@ -1,4 +1,4 @@
--- pgadvisor pool: one sample of pg_stat_activity (every backend but this one)
+-- pgadvisor pool: one sample of pg_stat_activity (every backend but this run's own: this one and $1)
 SELECT pid,
        coalesce(backend_type, '') AS backend_type,
        state,
@@ -13,3 +13,4 @@ SELECT pid,
        CASE WHEN state LIKE 'idle in transaction%' THEN left(query, 1000) END AS query
 FROM pg_stat_activity
 WHERE pid <> pg_backend_pid()
+  AND pid <> ALL ($1::int4[])

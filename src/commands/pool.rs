@@ -140,6 +140,10 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
         Some(url) => Some(Console::connect(url, args.conn.connect_timeout).await?),
         None => None,
     };
+    // pg_stat_statements is read on connections of its own; their
+    // backends (which can outlive the client by a few milliseconds) are
+    // recognised by start time and left out of the samples.
+    let clock = sampler::server_clock(&client, &target.display).await?;
     let pgss_before = match pgss_live::read(&args.conn).await {
         Ok(set) => Some(set),
         Err(e) => {
@@ -164,10 +168,15 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
         None => None,
     };
 
+    let exclude_pids = match target.config.get_application_name() {
+        Some(app) => sampler::own_backends(&client, &target.display, app, &clock).await?,
+        None => Vec::new(),
+    };
     let plan = Plan {
         duration: args.duration,
         interval: args.interval,
         scope_db: args.only_db.clone(),
+        exclude_pids,
     };
     let scope_text = args
         .only_db
@@ -656,6 +665,111 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    /// A window with two applications, a session idle in a transaction and
+    /// pg_stat_statements throughput, on 4 given cores.
+    fn sample_report() -> Report {
+        use crate::pool::report::Measured;
+        use crate::pool::sampler::ServerSettings;
+        use crate::pool::stats::{Accumulator, Backend, Throughput};
+        let backend = |pid: i32, app: &str, state: &str| Backend {
+            pid,
+            backend_type: "client backend".into(),
+            state: Some(state.into()),
+            application_name: app.into(),
+            user: Some("app".into()),
+            database: Some("shop".into()),
+            client_addr: Some(format!("10.0.0.{}", pid % 2)),
+            ..Backend::default()
+        };
+        let mut acc = Accumulator::new(None);
+        for i in 0..20 {
+            let mut s: Vec<Backend> = (1..=6)
+                .map(|p| backend(p, "api", if p <= 3 + i % 2 { "active" } else { "idle" }))
+                .collect();
+            s.push(backend(7, "worker", "active"));
+            let mut batch = backend(8, "batch", "idle in transaction");
+            batch.state_age_s = Some(20.0 + f64::from(i) / 10.0);
+            batch.xact_age_s = Some(25.0 + f64::from(i) / 10.0);
+            batch.query = Some("UPDATE jobs SET state = 'running' WHERE id = 42".into());
+            s.push(batch);
+            s.push(Backend {
+                pid: 99,
+                backend_type: "walsender".into(),
+                ..Backend::default()
+            });
+            acc.add(&s);
+        }
+        report::build(Measured {
+            target: "app@db1:5432/shop".into(),
+            scope_database: None,
+            duration_s: 2.0,
+            elapsed_s: 2.0,
+            interval_ms: 100.0,
+            stopped_early: false,
+            settings: ServerSettings {
+                server_version_num: 160004,
+                max_connections: 200,
+                superuser_reserved_connections: 3,
+                reserved_connections: Some(2),
+                max_worker_processes: 8,
+                max_wal_senders: 10,
+                autovacuum_max_workers: 3,
+                idle_in_transaction_session_timeout: "0".into(),
+                read_all_stats: true,
+                role: "monitor".into(),
+            },
+            cpus: Some(Cpus {
+                count: 4,
+                source: "flag".into(),
+                detail: "--cpus 4".into(),
+            }),
+            effective_spindles: 1,
+            instances: parse_instances(&["2".to_string(), "batch=1".to_string()]).unwrap(),
+            idle_tx_threshold_s: 10.0,
+            activity: acc.finish(),
+            throughput: Some(Throughput {
+                window_s: 2.0,
+                statements: 12,
+                calls: 1000,
+                calls_per_s: 500.0,
+                mean_exec_time_ms: 8.0,
+                mean_plan_time_ms: 0.1,
+                concurrency: 4.05,
+                by_database: Vec::new(),
+            }),
+            pgbouncer: None,
+            notes: Vec::new(),
+        })
+    }
+
+    #[test]
+    fn table_report() {
+        let r = sample_report();
+        let mut out = Vec::new();
+        render_table(&mut out, &r).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // The proposal rows and the snippets carry the same numbers.
+        for a in &r.proposal.applications {
+            assert!(
+                text.contains(&format!("pool_size={},", a.pool_size)),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("PoolConfig::new({})", a.max_size)),
+                "{text}"
+            );
+        }
+        insta::assert_snapshot!("pool_table", text);
+    }
+
+    #[test]
+    fn json_report() {
+        let r = sample_report();
+        let mut out = Vec::new();
+        output::write_json(&mut out, &r).unwrap();
+        insta::assert_snapshot!("pool_json", String::from_utf8(out).unwrap());
     }
 
     #[test]

@@ -16,16 +16,20 @@ use super::stats::{Accumulator, Backend};
 
 const ACTIVITY_SQL: &str = include_str!("../../sql/pool_activity.sql");
 const SETTINGS_SQL: &str = include_str!("../../sql/pool_settings.sql");
+const CLOCK_SQL: &str = include_str!("../../sql/pool_clock.sql");
+const OWN_BACKENDS_SQL: &str = include_str!("../../sql/pool_own_backends.sql");
 
 /// Whether a pg_stat_statements text is one of `pool`'s own queries (they
 /// start with the comment line `-- pgadvisor pool:`, which
 /// pg_stat_statements keeps).
 pub fn is_own_statement(query: &str) -> bool {
-    [ACTIVITY_SQL, SETTINGS_SQL].iter().any(|sql| {
-        sql.lines()
-            .next()
-            .is_some_and(|first| query.starts_with(first))
-    })
+    [ACTIVITY_SQL, SETTINGS_SQL, CLOCK_SQL, OWN_BACKENDS_SQL]
+        .iter()
+        .any(|sql| {
+            sql.lines()
+                .next()
+                .is_some_and(|first| query.starts_with(first))
+        })
 }
 
 /// The server's connection limits and what this role may see.
@@ -67,6 +71,34 @@ pub async fn read_settings(
     })
 }
 
+/// The server's clock now (text), to pass to [`own_backends`] later.
+pub async fn server_clock(client: &tokio_postgres::Client, target: &str) -> Result<String> {
+    let row = client
+        .query_one(CLOCK_SQL, &[])
+        .await
+        .with_context(|| format!("cannot read the clock of {target}"))?;
+    Ok(row.try_get("now")?)
+}
+
+/// Backends with pgadvisor's `application_name` that started since
+/// `since` (from [`server_clock`]): the connections this run opened for
+/// its own reads. A closed connection's backend can outlive the client by
+/// a few milliseconds; these pids are left out of every sample.
+pub async fn own_backends(
+    client: &tokio_postgres::Client,
+    target: &str,
+    application_name: &str,
+    since: &str,
+) -> Result<Vec<i32>> {
+    let rows = client
+        .query(OWN_BACKENDS_SQL, &[&application_name, &since])
+        .await
+        .with_context(|| format!("cannot list pgadvisor's own backends on {target}"))?;
+    rows.iter()
+        .map(|r| r.try_get::<_, i32>("pid").map_err(anyhow::Error::from))
+        .collect()
+}
+
 /// How to sample.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -74,6 +106,8 @@ pub struct Plan {
     pub interval: Duration,
     /// `--only-db`.
     pub scope_db: Option<String>,
+    /// pgadvisor's own other backends (see [`own_backends`]).
+    pub exclude_pids: Vec<i32>,
 }
 
 /// What the loop gathered.
@@ -124,6 +158,8 @@ pub async fn sample(
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let ctrl_c = tokio::signal::ctrl_c();
     tokio::pin!(ctrl_c);
+    let exclude: &(dyn tokio_postgres::types::ToSql + Sync) = &plan.exclude_pids;
+    let params = &[exclude][..];
     let start = Instant::now();
     let mut stopped_early = false;
     loop {
@@ -137,7 +173,7 @@ pub async fn sample(
         if start.elapsed() >= plan.duration && activity.samples() > 0 {
             break;
         }
-        let pg = tokio::time::timeout(limit, client.query(&statement, &[]));
+        let pg = tokio::time::timeout(limit, client.query(&statement, params));
         let (rows, pool_rows) = match console {
             Some(c) => {
                 let (rows, pool_rows) = tokio::join!(pg, tokio::time::timeout(limit, c.pools()));
@@ -188,6 +224,8 @@ mod tests {
     fn own_statements_are_recognized() {
         assert!(is_own_statement(ACTIVITY_SQL));
         assert!(is_own_statement(SETTINGS_SQL));
+        assert!(is_own_statement(CLOCK_SQL));
+        assert!(is_own_statement(OWN_BACKENDS_SQL));
         assert!(!is_own_statement("SELECT pg_sleep(0.05)"));
         assert!(ACTIVITY_SQL.starts_with("-- pgadvisor pool:"));
     }

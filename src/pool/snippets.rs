@@ -86,14 +86,13 @@ pub fn for_app(a: &AppProposal) -> AppSnippets {
 /// The `[pgbouncer]` section for the proposed layout.
 pub fn pgbouncer(b: &PgBouncerLayout, p: &Proposal) -> String {
     format!(
-        ";; pgadvisor pool: {} active server connections (target {}),\n\
+        ";; pgadvisor pool: target of active server connections {},\n\
          ;; split over (database, role) pairs: default_pool_size {}\n\
          [pgbouncer]\n\
          pool_mode = {}\n\
          default_pool_size = {}\n\
          reserve_pool_size = {}\n\
          max_client_conn = {}\n",
-        p.target_active.value,
         p.target_active.expression,
         b.default_pool_size.expression,
         b.pool_mode,

@@ -140,11 +140,14 @@ fn pool_saturation(c: &Context<'_>, out: &mut Vec<Warning>) {
         out.push(Warning {
             id: "pool-saturation",
             message: format!(
-                "{}: all {held} connection{} it held were active at p95 (active p95 {} = \
-                 connections max {held}); its pool is at its size, so further requests wait \
-                 in the application",
+                "{}: {} active at p95 (active p95 {} = connections max {held}); its pool is at \
+                 its size, so further requests wait in the application",
                 g.key.label(),
-                if held == 1 { "" } else { "s" },
+                if held == 1 {
+                    "its only connection was".to_string()
+                } else {
+                    format!("all {held} connections it held were")
+                },
                 g.active.p95
             ),
             help: "Compare the proposed pool size for this application: when the server has \
