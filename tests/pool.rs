@@ -93,7 +93,27 @@ impl Db {
             std::process::id(),
             N.fetch_add(1, Ordering::SeqCst)
         );
-        psql("postgres", &format!("CREATE DATABASE {name}"));
+        // CREATE DATABASE copies template1 and fails while another session
+        // is briefly connected to it (other tests share the server): retry.
+        let mut attempts = 0;
+        loop {
+            let out = Command::new(bin("psql"))
+                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+                .arg(format!("CREATE DATABASE {name}"))
+                .arg(conninfo("postgres"))
+                .output()
+                .unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            if out.status.success() {
+                break;
+            }
+            attempts += 1;
+            assert!(
+                err.contains("being accessed by other users") && attempts < 50,
+                "CREATE DATABASE {name}: {err}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
         psql(&name, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
         Db(name)
     }
@@ -450,6 +470,17 @@ fn idle_in_transaction_session_is_reported_with_its_age() {
         "--format",
         "json",
     ]);
+    // No --cpus: a server on this host has its cores read here; a remote one has none.
+    let local = ["127.0.0.1", "localhost", "::1"].contains(&server().host.as_str())
+        || server().host.starts_with('/');
+    if local {
+        assert_eq!(r["cpus"]["source"], "local", "{}", r["cpus"]);
+        assert!(u(&r["cpus"]["count"]) >= 1);
+        assert!(r["proposal"]["server_limit"].is_object());
+    } else {
+        assert!(r["cpus"].is_null());
+        assert!(r["proposal"]["server_limit"].is_null());
+    }
     let sessions = r["idle_in_transaction"]["sessions"].as_array().unwrap();
     assert_eq!(sessions.len(), 1, "{}", r["idle_in_transaction"]);
     let s = &sessions[0];

@@ -341,7 +341,8 @@ pub fn render_table<W: Write>(out: &mut W, r: &Report) -> Result<()> {
     writeln!(
         out,
         "server: max_connections {} − superuser_reserved_connections {} − reserved_connections \
-         {} = {} usable; client connections now {}, max {} in the window{}",
+         {} = {} usable; client connections now {} ({} backends in all), max {} in the \
+         window{}",
         l.max_connections,
         l.superuser_reserved_connections,
         l.reserved_connections
@@ -349,6 +350,7 @@ pub fn render_table<W: Write>(out: &mut W, r: &Report) -> Result<()> {
             .unwrap_or_else(|| "- (before PostgreSQL 16)".into()),
         l.usable,
         l.client_connections_now,
+        l.backends_now,
         l.client_connections.max,
         if others.is_empty() {
             String::new()

@@ -117,6 +117,8 @@ pub struct Limits {
     /// Client connections server-wide (whatever the scope), per sample.
     pub client_connections: Distribution,
     pub client_connections_now: u32,
+    /// Every backend at the last sample (client connections and the others), but pgadvisor's.
+    pub backends_now: u32,
     /// Replication, background workers, autovacuum…: not counted against max_connections.
     pub other_backends: Vec<OtherBackends>,
 }
@@ -289,6 +291,8 @@ pub fn build(m: Measured) -> Report {
                 .clone(),
             client_connections: a.server.clients.clone(),
             client_connections_now: a.server.clients_last,
+            backends_now: a.server.clients_last
+                + a.server.other_backends.iter().map(|o| o.last).sum::<u32>(),
             other_backends: a.server.other_backends.clone(),
         },
         cpus: m.cpus,

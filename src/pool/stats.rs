@@ -306,8 +306,10 @@ impl Accumulator {
                 continue;
             }
             clients_all += 1;
-            if let Some(db) = &self.scope_db
-                && b.database.as_deref() != Some(db.as_str())
+            if self
+                .scope_db
+                .as_deref()
+                .is_some_and(|db| b.database.as_deref() != Some(db))
             {
                 continue;
             }
