@@ -22,7 +22,7 @@ use crate::pool::sampler::{self, Plan};
 use crate::pool::sizing::Formula;
 use crate::pool::stats::{self, Distribution};
 
-#[derive(Debug, clap::Args)]
+#[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]
     pub conn: ConnArgs,
@@ -58,6 +58,24 @@ pub struct Args {
     pub only_db: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
+}
+
+impl std::fmt::Debug for Args {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The --pgbouncer URL may hold a password: show only whether one was given.
+        f.debug_struct("Args")
+            .field("conn", &self.conn)
+            .field("duration", &self.duration)
+            .field("interval", &self.interval)
+            .field("cpus", &self.cpus)
+            .field("spindles", &self.spindles)
+            .field("instances", &self.instances)
+            .field("pgbouncer", &self.pgbouncer.as_ref().map(|_| "(given)"))
+            .field("idle_tx_threshold", &self.idle_tx_threshold)
+            .field("only_db", &self.only_db)
+            .field("format", &self.format)
+            .finish()
+    }
 }
 
 /// `--instances` values: `N` (every application) and `APP=N`.
