@@ -627,19 +627,26 @@ fn start_pgbouncer(dir: &Path, db: &str) -> (Killed, u16) {
     } else {
         Command::new(exe)
     };
-    let log = std::fs::File::create(dir.join("pgbouncer.log")).unwrap();
+    let log_path = dir.join("pgbouncer.log");
+    let log = std::fs::File::create(&log_path).unwrap();
     let child = cmd
         .arg(&ini)
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot start pgbouncer ({exe}): {e}"));
-    let bouncer = Killed(child);
+    let mut bouncer = Killed(child);
     let console = format!(
         "host=127.0.0.1 port={port} user={} dbname=pgbouncer",
         s.user
     );
     wait_until("pgbouncer to accept connections", || {
+        if let Ok(Some(status)) = bouncer.0.try_wait() {
+            panic!(
+                "pgbouncer exited ({status}): {}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
         Command::new(bin("psql"))
             .args(["-X", "-q", "-c", "SHOW VERSION"])
             .arg(&console)
