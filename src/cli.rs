@@ -42,6 +42,9 @@ pub enum Command {
     /// Check the connection settings: connect and print the server version,
     /// TLS state, user and database.
     Ping(commands::ping::Args),
+    /// Measure connection use (pg_stat_activity, pg_stat_statements,
+    /// PgBouncer) and propose pool sizes for every layer.
+    Pool(commands::pool::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -69,6 +72,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Top(args) => commands::top::run(args).await,
             Command::Snapshot(args) => commands::snapshot::run(args).await,
             Command::Ping(args) => commands::ping::run(args).await,
+            Command::Pool(args) => commands::pool::run(args).await,
         }
     })
 }

@@ -21,4 +21,5 @@ pub mod intake;
 pub mod normalize;
 pub mod output;
 pub mod plan;
+pub mod pool;
 pub mod shapes;

@@ -5,6 +5,7 @@
 pub mod check;
 pub mod fingerprint;
 pub mod ping;
+pub mod pool;
 pub mod rule;
 pub mod snapshot;
 pub mod top;
