@@ -9,10 +9,12 @@
 //! `conn`, `output` and the command handlers so the logic is testable on
 //! fixtures.
 
+pub mod advise;
 pub mod cli;
 pub mod commands;
 pub mod conn;
 pub mod exit;
+pub mod explain;
 pub mod ident;
 pub mod intake;
 pub mod normalize;
