@@ -82,6 +82,7 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
             }
             let style = Style {
                 color: crate::output::color_enabled(),
+                terminal: crate::output::stdout_is_terminal(),
                 top: args.top,
             };
             write!(stdout, "{}", render::render(&reports, style))?;

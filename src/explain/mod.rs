@@ -17,6 +17,8 @@ pub mod parse_yaml;
 pub mod predicates;
 pub mod render;
 pub mod rules;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 

@@ -143,7 +143,10 @@ fn node_from_map(map: &Map<String, Value>, depth: usize) -> Result<Node> {
         }
     }
     if node.actual_loops == Some(0.0) {
+        // As TEXT shows it: `(never executed)`, no times.
         node.never_executed = true;
+        node.actual_startup_time_ms = None;
+        node.actual_total_time_ms = None;
     }
     Ok(node)
 }
@@ -288,10 +291,15 @@ fn trigger_from_value(value: &Value) -> Result<Trigger> {
         .as_object()
         .ok_or_else(|| anyhow!("a \"Triggers\" entry should be an object"))?;
     let mut t = Trigger::default();
+    // TEXT names a constraint trigger by its constraint; so does the model.
+    if let Some(name) = obj
+        .get("Constraint Name")
+        .or_else(|| obj.get("Trigger Name"))
+    {
+        t.name = scalar_text(name);
+    }
     for (key, v) in obj {
         match key.as_str() {
-            "Trigger Name" => t.name = scalar_text(v),
-            "Constraint Name" if t.name.is_empty() => t.name = scalar_text(v),
             "Relation" => t.relation = Some(scalar_text(v)),
             "Time" => t.time_ms = Some(number(key, v, "a trigger")?),
             "Calls" => t.calls = Some(number(key, v, "a trigger")?),

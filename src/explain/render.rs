@@ -16,6 +16,8 @@ use crate::output::duration_ms;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Style {
     pub color: bool,
+    /// Output goes to a terminal: box-drawing table fitted to its width.
+    pub terminal: bool,
     /// How many nodes to list under "Top nodes by self time".
     pub top: usize,
 }
@@ -69,6 +71,12 @@ pub fn render(reports: &[PlanReport], style: Style) -> String {
         return out;
     }
     let mut table = crate::output::table(&["#", "severity", "rule", "plan", "node", "finding"]);
+    if !style.terminal {
+        // Decided by the caller, not by whatever fd 1 is (tests, pipes).
+        table.load_style(comfy_table::presets::ASCII_MARKDOWN);
+        table.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+        table.force_no_tty();
+    }
     for (n, f) in &all {
         table.add_row(vec![
             n.to_string(),
