@@ -70,7 +70,13 @@ pub fn blocks(input: &str) -> Vec<Vec<Line>> {
         .collect();
     let has_header = lines.iter().any(|l| is_header(&l.text));
     if !has_header {
-        return vec![lines.into_iter().filter_map(|l| clean(l, false)).collect()];
+        return vec![
+            lines
+                .into_iter()
+                .filter(|l| !is_footer(l.text.trim()))
+                .filter_map(|l| clean(l, false))
+                .collect(),
+        ];
     }
     // Only what sits between a header and its footer is plan text; prompts,
     // echoed queries and command tags around it are not.
