@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 
 use crate::exit::ExitStatus;
 use crate::explain::live::{self, Mode};
@@ -139,9 +139,7 @@ async fn plan_text(args: &Args) -> Result<(String, String, Option<String>)> {
     } else {
         input.to_string()
     };
-    let text = String::from_utf8(bytes).map_err(|_| {
-        anyhow!("{origin} is not UTF-8 text: expected EXPLAIN output (TEXT, JSON or YAML)")
-    })?;
+    let text = crate::explain::input_text(bytes, &origin)?;
     Ok((text, origin, None))
 }
 

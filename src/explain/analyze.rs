@@ -67,18 +67,14 @@ struct Flat<'a> {
 }
 
 impl<'a> Flat<'a> {
+    /// Relies on the parsers' pre-order ids (`Node::assign_ids`).
     fn new(root: &'a Node) -> Self {
         let nodes = root.walk();
         let mut parent = vec![None; nodes.len()];
-        let index: HashMap<*const Node, usize> = nodes
-            .iter()
-            .enumerate()
-            .map(|(i, n)| (*n as *const Node, i))
-            .collect();
         for (i, n) in nodes.iter().enumerate() {
             for c in &n.children {
-                if let Some(&ci) = index.get(&(c as *const Node)) {
-                    parent[ci] = Some(i);
+                if let Some(slot) = parent.get_mut(c.id) {
+                    *slot = Some(i);
                 }
             }
         }

@@ -59,16 +59,18 @@ pub fn analyze_text(text: &str, thresholds: &Thresholds) -> Result<Vec<PlanRepor
 /// Gate CI on `finding.severity == Severity::Error`.
 pub fn analyze_file(path: &Path, thresholds: &Thresholds) -> Result<Vec<Finding>> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let text = String::from_utf8(bytes).map_err(|_| {
-        anyhow::anyhow!(
-            "{} is not UTF-8 text: expected EXPLAIN output (TEXT, JSON or YAML)",
-            path.display()
-        )
-    })?;
+    let text = input_text(bytes, &path.display().to_string())?;
     let reports = analyze_text(&text, thresholds)
         .with_context(|| format!("cannot read the plan in {}", path.display()))?;
     Ok(reports
         .into_iter()
         .flat_map(|r| r.analysis.findings)
         .collect())
+}
+
+/// Input bytes as text, or an error naming where they came from.
+pub fn input_text(bytes: Vec<u8>, origin: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        anyhow::anyhow!("{origin} is not UTF-8 text: expected EXPLAIN output (TEXT, JSON or YAML)")
+    })
 }

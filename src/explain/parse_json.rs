@@ -413,10 +413,5 @@ fn kind(v: &Value) -> &'static str {
 }
 
 fn short(v: &Value) -> String {
-    let s = v.to_string();
-    if s.chars().count() > 40 {
-        format!("{}…", s.chars().take(40).collect::<String>())
-    } else {
-        s
-    }
+    crate::output::shorten(&v.to_string(), 40)
 }

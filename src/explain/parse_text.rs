@@ -881,9 +881,5 @@ fn indent(s: &str) -> usize {
 }
 
 fn shorten(s: &str) -> String {
-    if s.chars().count() > 60 {
-        format!("{}…", s.chars().take(60).collect::<String>())
-    } else {
-        s.to_string()
-    }
+    crate::output::shorten(s, 60)
 }

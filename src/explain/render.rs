@@ -149,8 +149,8 @@ fn render_plan(
         let _ = writeln!(out, "{:>9} {:>4} {:<BAR_WIDTH$}  node", "self", "%", "");
     }
     // Markers per node.
-    let mut markers: Vec<Vec<String>> =
-        vec![Vec::new(); r.analysis.timings.len().max(count_nodes(&plan.root))];
+    let nodes = plan.root.walk();
+    let mut markers: Vec<Vec<String>> = vec![Vec::new(); nodes.len()];
     let mut statement_markers = Vec::new();
     for (f, n) in r.analysis.findings.iter().zip(numbers) {
         let m = paint(
@@ -221,7 +221,6 @@ fn render_plan(
                 .partial_cmp(&a.self_ms)
                 .unwrap_or(std::cmp::Ordering::Equal)
         });
-        let nodes = plan.root.walk();
         let top: Vec<String> = order
             .iter()
             .take(style.top)
@@ -242,10 +241,6 @@ fn render_plan(
             let _ = writeln!(out, "Top self time: {}", top.join("; "));
         }
     }
-}
-
-fn count_nodes(root: &Node) -> usize {
-    root.walk().len()
 }
 
 fn rows_text(node: &Node) -> String {
