@@ -45,6 +45,8 @@ pub enum Command {
     /// Measure connection use (pg_stat_activity, pg_stat_statements,
     /// PgBouncer) and propose pool sizes for every layer.
     Pool(commands::pool::Args),
+    /// Read EXPLAIN output (file, stdin or live) and show where the time goes and how to fix it.
+    Explain(commands::explain::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -73,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Snapshot(args) => commands::snapshot::run(args).await,
             Command::Ping(args) => commands::ping::run(args).await,
             Command::Pool(args) => commands::pool::run(args).await,
+            Command::Explain(args) => commands::explain::run(args).await,
         }
     })
 }

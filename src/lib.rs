@@ -16,6 +16,7 @@ pub mod cli;
 pub mod commands;
 pub mod conn;
 pub mod exit;
+pub mod explain;
 pub mod ident;
 pub mod intake;
 pub mod normalize;

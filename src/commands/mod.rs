@@ -3,6 +3,7 @@
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
 pub mod check;
+pub mod explain;
 pub mod fingerprint;
 pub mod ping;
 pub mod pool;
