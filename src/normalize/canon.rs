@@ -9,8 +9,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Query, Select, SelectItem, SetExpr, Statement, UnaryOperator, Value,
-    Values, VisitMut, VisitorMut,
+    BinaryOperator, Expr, JoinOperator, OnConflictAction, OnInsert, Query, Select, SelectItem,
+    SetExpr, Statement, UnaryOperator, Value, Values, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -137,6 +137,18 @@ impl VisitorMut for Canon {
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         canon_projection(&mut select.projection);
+        // `JOIN` is `INNER JOIN`, `LEFT JOIN` is `LEFT OUTER JOIN`: one spelling each.
+        for table in &mut select.from {
+            for join in &mut table.joins {
+                let op = std::mem::replace(&mut join.join_operator, JoinOperator::CrossApply);
+                join.join_operator = match op {
+                    JoinOperator::Join(c) => JoinOperator::Inner(c),
+                    JoinOperator::LeftOuter(c) => JoinOperator::Left(c),
+                    JoinOperator::RightOuter(c) => JoinOperator::Right(c),
+                    other => other,
+                };
+            }
+        }
         if let Some(e) = select.selection.as_mut() {
             unnest_top(e);
         }
@@ -171,7 +183,29 @@ impl VisitorMut for Canon {
                     dedup_rows(values);
                 }
             }
+            if let Some(OnInsert::OnConflict(conflict)) = insert.on.as_mut() {
+                if let OnConflictAction::DoUpdate(update) = &mut conflict.action {
+                    update.assignments.sort_by_cached_key(|a| a.to_string());
+                }
+            }
             if let Some(returning) = insert.returning.as_mut() {
+                drop_aliases(returning);
+            }
+        }
+        if let Statement::Update(update) = stmt {
+            update.assignments.sort_by_cached_key(|a| a.to_string());
+            if let Some(e) = update.selection.as_mut() {
+                unnest_top(e);
+            }
+            if let Some(returning) = update.returning.as_mut() {
+                drop_aliases(returning);
+            }
+        }
+        if let Statement::Delete(delete) = stmt {
+            if let Some(e) = delete.selection.as_mut() {
+                unnest_top(e);
+            }
+            if let Some(returning) = delete.returning.as_mut() {
                 drop_aliases(returning);
             }
         }
@@ -188,9 +222,17 @@ fn drop_aliases(items: &mut [SelectItem]) {
     }
 }
 
-fn canon_projection(items: &mut [SelectItem]) {
+/// Aliases dropped, sorted, duplicates removed (`SELECT a, a` = `SELECT a`,
+/// as libpg_query's fingerprint has it).
+fn canon_projection(items: &mut Vec<SelectItem>) {
     drop_aliases(items);
-    items.sort_by_cached_key(|item| item.to_string());
+    let mut keyed: Vec<(String, SelectItem)> = items
+        .drain(..)
+        .map(|item| (item.to_string(), item))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    items.extend(keyed.into_iter().map(|(_, item)| item));
 }
 
 fn dedup_rows(values: &mut Values) {
@@ -327,7 +369,7 @@ mod tests {
     fn constants_casts_and_aliases() {
         assert_eq!(
             canon("SELECT a AS x, $1::bigint, CAST($2 AS uuid) FROM t WHERE b = -$3"),
-            "SELECT $, $, a FROM t WHERE b = $"
+            "SELECT $, a FROM t WHERE b = $"
         );
     }
 
@@ -362,6 +404,18 @@ mod tests {
         assert_ne!(
             canon("INSERT INTO t (b, a) VALUES ($1, now())"),
             canon("INSERT INTO t (a, b) VALUES ($1, now())")
+        );
+    }
+
+    #[test]
+    fn update_assignments_sorted_and_select_items_deduplicated() {
+        assert_eq!(
+            canon("UPDATE t SET b = $1, a = $2 WHERE (id = $3)"),
+            "UPDATE t SET a = $, b = $ WHERE id = $"
+        );
+        assert_eq!(
+            canon("SELECT a, b AS x, a AS y FROM t"),
+            "SELECT a, b FROM t"
         );
     }
 

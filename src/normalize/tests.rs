@@ -192,6 +192,8 @@ const DIFFERENT: &[(&str, &str)] = &[
         "INSERT INTO t (a) VALUES (1) RETURNING a",
     ),
     ("UPDATE t SET a = 1", "DELETE FROM t WHERE a = 1"),
+    ("UPDATE t SET a = 1", "UPDATE t SET b = 1"),
+    ("UPDATE t SET a = 1, b = 2", "UPDATE t SET a = 1"),
     (
         "SELECT a FROM t WHERE b = 1",
         "SELECT a FROM t WHERE b IS NULL",
