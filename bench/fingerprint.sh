@@ -37,9 +37,14 @@ DISTINCT=$(python3 -c 'import json,sys; print(len({json.loads(l)["fingerprint"] 
 PEER=$(best python3 bench/pglast_fingerprint.py "$CORPUS")
 PEER_STMTS=$(wc -l < "$WORK/out.jsonl")
 PEER_DISTINCT=$(python3 -c 'import json,sys; print(len({json.loads(l)["fingerprint"] for l in open(sys.argv[1])}))' "$WORK/out.jsonl")
+PEER_FALLBACK=$(grep -c '"fallback": true' "$WORK/out.jsonl" || true)
+PEER_FP=$(best python3 bench/pglast_fingerprint.py --fingerprint-only "$CORPUS")
+PV=$(python3 -c 'import pglast; print(pglast.__version__)')
 
 printf 'corpus: %s (%s statements, %s bytes)\n' "$CORPUS" "$STMTS" "$(stat -c %s "$CORPUS")"
-printf '%-28s %10s %12s %14s %10s\n' tool seconds stmts/s fingerprints fallback
-printf '%-28s %10.3f %12.0f %14s %10s\n' "pgadvisor fingerprint" "$OURS" "$(echo "$STMTS / $OURS" | bc -l)" "$DISTINCT" "$FALLBACK"
-printf '%-28s %10.3f %12.0f %14s %10s\n' "pglast $(python3 -c 'import pglast; print(pglast.__version__)')" "$PEER" "$(echo "$PEER_STMTS / $PEER" | bc -l)" "$PEER_DISTINCT" "-"
-printf 'ratio: %.2fx\n' "$(echo "($STMTS / $OURS) / ($PEER_STMTS / $PEER)" | bc -l)"
+printf 'wall clock, best of 3, whole process, %s cores\n' "$(nproc)"
+printf '%-40s %9s %10s %13s %9s\n' tool seconds stmts/s fingerprints failed
+printf '%-40s %9.3f %10.0f %13s %9s\n' "pgadvisor fingerprint --format jsonl" "$OURS" "$(echo "$STMTS / $OURS" | bc -l)" "$DISTINCT" "0 ($FALLBACK fallback)"
+printf '%-40s %9.3f %10.0f %13s %9s\n' "pglast $PV fingerprint+normalize" "$PEER" "$(echo "$PEER_STMTS / $PEER" | bc -l)" "$PEER_DISTINCT" "$PEER_FALLBACK"
+printf '%-40s %9.3f %10.0f %13s %9s\n' "pglast $PV fingerprint only" "$PEER_FP" "$(echo "$PEER_STMTS / $PEER_FP" | bc -l)" "$PEER_DISTINCT" "$PEER_FALLBACK"
+printf 'ratio vs pglast fingerprint only: %.2fx\n' "$(echo "$PEER_FP / $OURS" | bc -l)"

@@ -130,6 +130,26 @@ struct Canon;
 impl VisitorMut for Canon {
     type Break = ();
 
+    /// An AND/OR chain is flattened on the way down, before its operands
+    /// are visited, and sorted once on the way up: no quadratic re-sorting
+    /// of long generated chains, no deep recursion over them.
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::BinaryOp {
+            op: op @ (BinaryOperator::And | BinaryOperator::Or),
+            ..
+        } = expr
+        {
+            let op = op.clone();
+            let whole = std::mem::replace(expr, placeholder());
+            *expr = Expr::BinaryOp {
+                left: Box::new(Expr::Tuple(flatten(whole, &op))),
+                op,
+                right: Box::new(Expr::value(Value::Placeholder(CHAIN_MARK.to_string()))),
+            };
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         canon_expr(expr);
         ControlFlow::Continue(())
@@ -308,13 +328,14 @@ fn canon_expr(expr: &mut Expr) {
             right: Box::new(placeholder()),
         }),
         Expr::BinaryOp {
+            left,
             op: op @ (BinaryOperator::And | BinaryOperator::Or),
-            ..
-        } => {
-            let op = op.clone();
-            let whole = std::mem::replace(expr, placeholder());
-            let mut operands = Vec::new();
-            flatten(whole, &op, &mut operands);
+            right,
+        } if is_chain_mark(right) => {
+            let Expr::Tuple(operands) = left.as_mut() else {
+                return;
+            };
+            let mut operands = std::mem::take(operands);
             for o in &mut operands {
                 if let Expr::Nested(inner) = o {
                     if is_comparison(inner) {
@@ -323,14 +344,10 @@ fn canon_expr(expr: &mut Expr) {
                     }
                 }
             }
-            operands.sort_by_cached_key(|e| e.to_string());
-            let mut it = operands.into_iter();
-            let first = it.next().unwrap_or_else(placeholder);
-            Some(it.fold(first, |acc, e| Expr::BinaryOp {
-                left: Box::new(acc),
-                op: op.clone(),
-                right: Box::new(e),
-            }))
+            let mut keyed: Vec<(String, Expr)> =
+                operands.into_iter().map(|e| (e.to_string(), e)).collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            Some(balanced(keyed.into_iter().map(|(_, e)| e).collect(), op))
         }
         _ => None,
     };
@@ -340,20 +357,49 @@ fn canon_expr(expr: &mut Expr) {
 }
 
 fn is_placeholder_value(v: &Value) -> bool {
-    matches!(v, Value::Placeholder(p) if p == "$")
+    matches!(v, Value::Placeholder(p) if p == "$" || p == CHAIN_MARK)
 }
 
-/// Operands of a chain of one operator (`a AND (b AND c)` → a, b, c).
-fn flatten(e: Expr, op: &BinaryOperator, out: &mut Vec<Expr>) {
-    match e {
-        Expr::BinaryOp { left, op: o, right } if o == *op => {
-            flatten(*left, op, out);
-            flatten(*right, op, out);
+/// Stands for "the operands of this chain are in the tuple on the left"
+/// between the two visits; it cannot come out of the parser.
+const CHAIN_MARK: &str = "$chain";
+
+fn is_chain_mark(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(&v.value, Value::Placeholder(p) if p == CHAIN_MARK))
+}
+
+/// Operands of a chain of one operator (`a AND (b AND c)` → a, b, c),
+/// iteratively: generated chains can have thousands of operands.
+fn flatten(e: Expr, op: &BinaryOperator) -> Vec<Expr> {
+    let mut out = Vec::new();
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::BinaryOp { left, op: o, right } if o == *op => {
+                stack.push(*right);
+                stack.push(*left);
+            }
+            Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: o, .. } if o == op) =>
+            {
+                stack.push(*inner);
+            }
+            other => out.push(other),
         }
-        Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: o, .. } if o == op) => {
-            flatten(*inner, op, out);
-        }
-        other => out.push(other),
+    }
+    out
+}
+
+/// A chain rebuilt as a balanced tree (depth log n). It renders exactly
+/// like the left-deep chain the parser builds: `a AND b AND c`.
+fn balanced(mut operands: Vec<Expr>, op: &BinaryOperator) -> Expr {
+    if operands.len() <= 1 {
+        return operands.pop().unwrap_or_else(placeholder);
+    }
+    let right = operands.split_off(operands.len() / 2);
+    Expr::BinaryOp {
+        left: Box::new(balanced(operands, op)),
+        op: op.clone(),
+        right: Box::new(balanced(right, op)),
     }
 }
 

@@ -408,6 +408,36 @@ fn cached_and_parallel_agree_with_one_by_one() {
     assert_eq!(sequential, one_by_one);
 }
 
+/// Generated SQL gets big: long AND/OR chains, huge IN lists, deep
+/// nesting. Each still gets its fingerprint, and the equivalences hold.
+#[test]
+fn big_generated_statements() {
+    let chain = |order: &mut dyn Iterator<Item = usize>| {
+        let conds: Vec<String> = order.map(|i| format!("c{i} = {i}")).collect();
+        format!("SELECT a FROM t WHERE {}", conds.join(" AND "))
+    };
+    let forward = fp(&chain(&mut (0..5000)));
+    let backward = fp(&chain(&mut (0..5000).rev()));
+    assert!(!forward.fallback);
+    assert_eq!(forward.fingerprint, backward.fingerprint);
+
+    let list: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+    let big_in = fp(&format!("SELECT a FROM t WHERE b IN ({})", list.join(", ")));
+    assert_eq!(big_in.text, "SELECT a FROM t WHERE b IN ($1)");
+    assert_eq!(
+        big_in.fingerprint,
+        fp("SELECT a FROM t WHERE b = 1").fingerprint
+    );
+
+    let deep = format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    let n = fp(&deep);
+    assert!(
+        n.fallback,
+        "sqlparser's recursion limit sends this to the token path"
+    );
+    assert_eq!(fp(&n.text), n);
+}
+
 #[test]
 fn fingerprint_prints_as_16_hex_digits() {
     let f = fp("SELECT 1").fingerprint;

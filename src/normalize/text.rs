@@ -536,12 +536,16 @@ fn push_usize(out: &mut String, v: usize) {
 }
 
 fn needs_space(prev2: Option<&N<'_>>, prev: &N<'_>, cur: &N<'_>) -> bool {
+    if prev.is_punct(b':') {
+        // `: :` must not become `::` (a cast) when read again.
+        return matches!(cur, N::Punct(b':') | N::Cast);
+    }
     match cur {
         N::Punct(b',' | b')' | b']' | b';' | b'.' | b'[') | N::Cast => return false,
         _ => {}
     }
     match prev {
-        N::Punct(b'(' | b'[' | b'.' | b':') | N::Cast => return false,
+        N::Punct(b'(' | b'[' | b'.') | N::Cast => return false,
         _ => {}
     }
     if cur.is_punct(b'(') {
