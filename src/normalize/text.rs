@@ -141,7 +141,9 @@ pub(crate) fn token_canonical(sql: &str) -> String {
 
 /// Lex, classify and fold.
 fn tokens(sql: &str) -> Vec<N<'_>> {
-    let raw: Vec<Token<'_>> = Lexer::new(sql).filter(|t| !t.is_comment()).collect();
+    let raw: Vec<Token<'_>> = Lexer::skipping_meta_commands(sql)
+        .filter(|t| !t.is_comment())
+        .collect();
     let mut n = classify(&raw);
     while n.last().is_some_and(|t| t.is_punct(b';')) {
         n.pop();
@@ -155,6 +157,7 @@ fn tokens(sql: &str) -> Vec<N<'_>> {
 fn classify<'a>(raw: &[Token<'a>]) -> Vec<N<'a>> {
     let mut n: Vec<N<'a>> = Vec::with_capacity(raw.len());
     let mut typmod_depth = 0usize;
+    let mut bracket_depth = 0usize;
     let mut i = 0;
     while i < raw.len() {
         let t = raw[i];
@@ -215,8 +218,26 @@ fn classify<'a>(raw: &[Token<'a>]) -> Vec<N<'a>> {
             }
             Kind::Operator => N::Op(t.text),
             Kind::Cast => N::Cast,
+            // psql / pgbench variables (`:cid`, `:'name'`, `:"ident"`)
+            // stand for values; `a[lo:hi]` is an array slice.
+            Kind::Punct
+                if t.text == ":"
+                    && bracket_depth == 0
+                    && next.is_some_and(|x| {
+                        x.start == t.start + 1
+                            && matches!(x.kind, Kind::Word | Kind::String | Kind::QuotedIdent)
+                    }) =>
+            {
+                i += 1;
+                N::Param
+            }
             Kind::Punct => {
                 let b = t.text.as_bytes().first().copied().unwrap_or(b'?');
+                if b == b'[' {
+                    bracket_depth += 1;
+                } else if b == b']' {
+                    bracket_depth = bracket_depth.saturating_sub(1);
+                }
                 if b == b'(' {
                     let typmod = typmod_depth > 0
                         || n.last()
@@ -483,13 +504,19 @@ fn render(n: &[N<'_>], out: &mut String, canonical: bool) {
     let mut param = 0usize;
     let mut prev: Option<N<'_>> = None;
     let mut prev2: Option<N<'_>> = None;
+    let mut brackets = 0usize;
     let mut i = 0;
     while i < n.len() {
         let t = n[i];
         if let Some(p) = prev {
-            if needs_space(prev2.as_ref(), &p, &t) {
+            if needs_space(prev2.as_ref(), &p, &t, brackets > 0) {
                 out.push(' ');
             }
+        }
+        if t.is_punct(b'[') {
+            brackets += 1;
+        } else if t.is_punct(b']') {
+            brackets = brackets.saturating_sub(1);
         }
         prev2 = prev;
         match t {
@@ -535,10 +562,15 @@ fn push_usize(out: &mut String, v: usize) {
     let _ = write!(out, "{v}");
 }
 
-fn needs_space(prev2: Option<&N<'_>>, prev: &N<'_>, cur: &N<'_>) -> bool {
+fn needs_space(prev2: Option<&N<'_>>, prev: &N<'_>, cur: &N<'_>, in_brackets: bool) -> bool {
     if prev.is_punct(b':') {
-        // `: :` must not become `::` (a cast) when read again.
-        return matches!(cur, N::Punct(b':') | N::Cast);
+        // Read again, `: :` must not become `::` (a cast), nor `: name`
+        // `:name` (a psql variable) outside an array slice.
+        return matches!(cur, N::Punct(b':') | N::Cast)
+            || (!in_brackets && matches!(cur, N::Kw(_) | N::Ident(_) | N::Quoted(_)));
+    }
+    if cur.is_punct(b':') {
+        return false;
     }
     match cur {
         N::Punct(b',' | b')' | b']' | b';' | b'.' | b'[') | N::Cast => return false,
@@ -644,6 +676,19 @@ mod tests {
         assert_eq!(normalize("DEALLOCATE ALL"), "DEALLOCATE ALL");
         assert_eq!(normalize("EXECUTE p1(42)"), "EXECUTE $1 ($2)");
         assert_eq!(normalize("ROLLBACK WORK TO sp"), "ROLLBACK WORK TO $1");
+    }
+
+    #[test]
+    fn psql_variables_are_constants_but_slices_stay() {
+        assert_eq!(
+            normalize("SELECT a[1:2], b[lo:hi] FROM t WHERE id = :cid AND n = :'name'"),
+            "SELECT a[$1:$2], b[lo:hi] FROM t WHERE id = $3 AND n = $4"
+        );
+    }
+
+    #[test]
+    fn meta_commands_inside_a_statement_are_not_sql() {
+        assert_eq!(normalize("SELECT a \\set x 1\nFROM t"), "SELECT a FROM t");
     }
 
     #[test]
