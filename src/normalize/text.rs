@@ -503,22 +503,28 @@ const CALL_KEYWORDS: &[&str] = &[
 fn render(n: &[N<'_>], out: &mut String, canonical: bool) {
     let mut param = 0usize;
     let mut prev: Option<N<'_>> = None;
-    let mut prev2: Option<N<'_>> = None;
+    // Inside the table name after INTO / TABLE / REFERENCES / EXISTS,
+    // where a `(` opens a column list, not a call.
+    let mut relation = false;
     let mut brackets = 0usize;
     let mut i = 0;
     while i < n.len() {
         let t = n[i];
         if let Some(p) = prev {
-            if needs_space(prev2.as_ref(), &p, &t, brackets > 0) {
+            if needs_space(&p, &t, brackets > 0, relation) {
                 out.push(' ');
             }
         }
+        relation = match t {
+            N::Kw(w) | N::Ident(w) if one_of(w, &["into", "table", "references", "exists"]) => true,
+            N::Ident(_) | N::Quoted(_) | N::Punct(b'.') => relation,
+            _ => false,
+        };
         if t.is_punct(b'[') {
             brackets += 1;
         } else if t.is_punct(b']') {
             brackets = brackets.saturating_sub(1);
         }
-        prev2 = prev;
         match t {
             N::Kw(w) => {
                 for c in w.chars() {
@@ -562,7 +568,7 @@ fn push_usize(out: &mut String, v: usize) {
     let _ = write!(out, "{v}");
 }
 
-fn needs_space(prev2: Option<&N<'_>>, prev: &N<'_>, cur: &N<'_>, in_brackets: bool) -> bool {
+fn needs_space(prev: &N<'_>, cur: &N<'_>, in_brackets: bool, relation: bool) -> bool {
     if prev.is_punct(b':') {
         // Read again, `: :` must not become `::` (a cast), nor `: name`
         // `:name` (a psql variable) outside an array slice.
@@ -583,10 +589,7 @@ fn needs_space(prev2: Option<&N<'_>>, prev: &N<'_>, cur: &N<'_>, in_brackets: bo
     if cur.is_punct(b'(') {
         return match prev {
             // `INTO t (a, b)` is a column list, `f(a, b)` a call.
-            N::Ident(_) | N::Quoted(_) => prev2.is_some_and(|w| {
-                w.word()
-                    .is_some_and(|w| one_of(w, &["into", "table", "references", "exists"]))
-            }),
+            N::Ident(_) | N::Quoted(_) => relation,
             N::Kw(w) => !one_of(w, CALL_KEYWORDS),
             _ => true,
         };
@@ -613,6 +616,10 @@ mod tests {
         assert_eq!(
             normalize("SELECT * FROM t WHERE id IN (1, 2, 3) AND k IN ('a'::text, 'b')"),
             "SELECT * FROM t WHERE id IN ($1) AND k IN ($2::text)"
+        );
+        assert_eq!(
+            normalize("INSERT INTO app.t(a) VALUES (f(1))"),
+            "INSERT INTO app.t (a) VALUES (f($1))"
         );
         assert_eq!(
             normalize("SELECT * FROM t WHERE id IN ($1 /*, ... */)"),
