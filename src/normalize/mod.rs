@@ -2,7 +2,7 @@
 //! literals. The canonical form and hash are specified in docs/fingerprint.md
 //! and pinned by golden tests; changing them breaks users' baselines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -165,9 +165,9 @@ impl Fingerprinter {
         let texts: Vec<String> = par_map(sqls, threads, |s| text::normalize(s));
         let mut missing: Vec<&str> = Vec::new();
         {
-            let mut seen: HashMap<&str, ()> = HashMap::new();
+            let mut seen: HashSet<&str> = HashSet::new();
             for t in &texts {
-                if !self.cache.contains_key(t.as_str()) && seen.insert(t.as_str(), ()).is_none() {
+                if !self.cache.contains_key(t.as_str()) && seen.insert(t.as_str()) {
                     missing.push(t.as_str());
                 }
             }
