@@ -34,6 +34,9 @@ pub enum Command {
     Top(commands::top::Args),
     /// Save pg_stat_statements counters to measure a window with `top --since`.
     Snapshot(commands::snapshot::Args),
+    /// Execute a plan file: CREATE/DROP INDEX CONCURRENTLY with lock
+    /// timeouts, retries, cleanup of invalid leftovers and verification.
+    Apply(commands::apply::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -58,6 +61,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Fingerprint(args) => commands::fingerprint::run(args).await,
             Command::Top(args) => commands::top::run(args).await,
             Command::Snapshot(args) => commands::snapshot::run(args).await,
+            Command::Apply(args) => commands::apply::run(args).await,
         }
     })
 }
