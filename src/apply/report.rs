@@ -82,13 +82,18 @@ pub fn dry_run(
                 )
             }
             ActionKind::DropIndex => format!(
-                "checks: {index} exists on {table}, backs no constraint, and the role owns it; --allow-drop given"
+                "checks: {index} exists on {table}, backs no constraint, and the role owns it; drops run only with --allow-drop"
             ),
         };
         comment(&mut out, &checks);
         match v {
             Verdict::Run { leftovers } => {
                 comment(&mut out, "result of the checks: would run");
+                let _ = writeln!(
+                    out,
+                    "SET lock_timeout = '{}ms';",
+                    s.lock_timeout.as_millis()
+                );
                 for l in leftovers {
                     comment(
                         &mut out,
@@ -97,11 +102,6 @@ pub fn dry_run(
                     let _ = writeln!(out, "DROP INDEX CONCURRENTLY IF EXISTS {};", l.quoted());
                 }
                 if a.kind == ActionKind::CreateIndex {
-                    let _ = writeln!(
-                        out,
-                        "SET lock_timeout = '{}ms';",
-                        s.lock_timeout.as_millis()
-                    );
                     if let Some(m) = &s.maintenance_work_mem {
                         let _ = writeln!(
                             out,
@@ -125,15 +125,13 @@ pub fn dry_run(
                         after.push(format!("bt_index_check('{index}')"));
                     }
                     if !a.evidence.sql.is_empty() {
-                        after.push(format!("re-plan {} evidence queries", a.evidence.sql.len()));
+                        after.push(match a.evidence.sql.len() {
+                            1 => "re-plan the evidence query".to_string(),
+                            n => format!("re-plan {n} evidence queries"),
+                        });
                     }
                     comment(&mut out, &format!("then: {}", after.join("; ")));
                 } else {
-                    let _ = writeln!(
-                        out,
-                        "SET lock_timeout = '{}ms';",
-                        s.lock_timeout.as_millis()
-                    );
                     let _ = writeln!(out, "{};", a.ddl.trim().trim_end_matches(';'));
                 }
             }
@@ -221,7 +219,10 @@ pub fn summary_rows(outcomes: &[Outcome]) -> Vec<Vec<String>> {
             };
             vec![
                 o.id.clone(),
-                o.result.as_str().to_string(),
+                match o.verified {
+                    Some(true) => format!("{} (verified)", o.result.as_str()),
+                    _ => o.result.as_str().to_string(),
+                },
                 if matches!(
                     o.result,
                     Result_::Applied | Result_::Failed | Result_::Cancelled

@@ -70,7 +70,6 @@ pub struct Args {
 struct JsonReport<'a> {
     plan: String,
     target: &'a str,
-    dry_run: bool,
     summary: String,
     actions: &'a [apply::Outcome],
 }
@@ -183,16 +182,20 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
     let summary = report::closing(&outcomes);
     let mut out = std::io::stdout().lock();
     match args.format {
-        Format::Json => output::write_json(
-            &mut out,
-            &JsonReport {
-                plan: plan_path,
-                target: &target.display,
-                dry_run: false,
-                summary,
-                actions: &outcomes,
-            },
-        )?,
+        Format::Json => {
+            // Serialized first so a closed pipe surfaces as an io::Error.
+            let mut buf = Vec::new();
+            output::write_json(
+                &mut buf,
+                &JsonReport {
+                    plan: plan_path,
+                    target: &target.display,
+                    summary,
+                    actions: &outcomes,
+                },
+            )?;
+            out.write_all(&buf)?;
+        }
         Format::Table => {
             let mut t = output::table(&[
                 "action",
