@@ -25,7 +25,7 @@ use crate::plan::{Action, ActionKind};
 
 const BACKEND_PID_SQL: &str = include_str!("../../sql/apply_backend_pid.sql");
 const SET_CONFIG_SQL: &str = include_str!("../../sql/apply_set_config.sql");
-const CURRENT_SETTING_SQL: &str = include_str!("../../sql/apply_current_setting.sql");
+const STATEMENT_TIMEOUT_OFF_SQL: &str = include_str!("../../sql/apply_statement_timeout_off.sql");
 const DROP_INDEX_SQL: &str = include_str!("../../sql/apply_drop_index.sql");
 const ANALYZE_SQL: &str = include_str!("../../sql/apply_analyze.sql");
 const BT_INDEX_CHECK_SQL: &str = include_str!("../../sql/apply_bt_index_check.sql");
@@ -117,6 +117,9 @@ pub struct Outcome {
     /// `bt_index_check` passed (`--verify`); null when not run.
     pub verified: Option<bool>,
     pub replans: Vec<Replan>,
+    /// This action already ran ANALYZE (expression index).
+    #[serde(skip)]
+    pub analyzed: bool,
 }
 
 impl Outcome {
@@ -133,6 +136,7 @@ impl Outcome {
             size_bytes: None,
             verified: None,
             replans: vec![],
+            analyzed: false,
         }
     }
 }
@@ -190,6 +194,48 @@ pub struct Ctx {
     pub settings: Settings,
     pub shared: Arc<Shared>,
     pub ui: Arc<Ui>,
+    /// Per table: actions of this run not finished yet, and whether a build
+    /// on it succeeded since its last ANALYZE. One ANALYZE after the
+    /// table's last action gathers statistics for all its new indexes.
+    pub tables: Mutex<HashMap<String, (usize, bool)>>,
+}
+
+impl Ctx {
+    pub fn new(
+        target: PgTarget,
+        actions: Vec<Action>,
+        settings: Settings,
+        shared: Arc<Shared>,
+        ui: Arc<Ui>,
+        to_run: &[usize],
+    ) -> Ctx {
+        let mut tables: HashMap<String, (usize, bool)> = HashMap::new();
+        for &i in to_run {
+            tables.entry(table_key(&actions[i])).or_default().0 += 1;
+        }
+        Ctx {
+            target,
+            actions,
+            settings,
+            shared,
+            ui,
+            tables: Mutex::new(tables),
+        }
+    }
+
+    /// Record that an action on `table` finished; true when it was the
+    /// table's last one in this run and a build on it needs an ANALYZE.
+    fn finish_on_table(&self, table: &str, built: bool) -> bool {
+        let mut t = lock(&self.tables);
+        let e = t.entry(table.to_string()).or_default();
+        e.0 = e.0.saturating_sub(1);
+        e.1 |= built;
+        let due = e.0 == 0 && e.1;
+        if due {
+            e.1 = false;
+        }
+        due
+    }
 }
 
 /// Run the selected actions with `settings.jobs` workers; one outcome per
@@ -258,13 +304,23 @@ async fn run_one(ctx: &Ctx, idx: usize) -> Outcome {
         ActionKind::DropIndex => "dropping",
     };
     ctx.ui.start(idx, &a.id, &format!("{verb} {}", a.index));
-    let mut out = match execute(ctx, idx).await {
-        Ok(o) => o,
-        Err(e) => {
-            let msg = format!("{e:#}");
-            Outcome::new(a, Result_::Failed, msg)
-        }
+    let conn = connect(ctx, idx).await;
+    let mut out = match &conn {
+        Ok(conn) => match execute(ctx, idx, conn).await {
+            Ok(o) => o,
+            Err(e) => Outcome::new(a, Result_::Failed, format!("{e:#}")),
+        },
+        Err(e) => Outcome::new(a, Result_::Failed, format!("{e:#}")),
     };
+    let built = a.kind == ActionKind::CreateIndex && out.result == Result_::Applied;
+    if ctx.finish_on_table(&table_key(a), built && !out.analyzed)
+        && ctx.settings.analyze
+        && let Ok(conn) = &conn
+        && let Ok((table, _)) = preflight::action_names(a)
+    {
+        analyze(ctx, idx, conn, &table).await;
+    }
+    drop(conn);
     out.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     lock(&ctx.shared.blockers).remove(&idx);
     ctx.ui.finish(
@@ -281,6 +337,17 @@ async fn run_one(ctx: &Ctx, idx: usize) -> Outcome {
         ),
     );
     out
+}
+
+async fn analyze(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, table: &QualifiedName) {
+    ctx.ui.step(idx, &format!("ANALYZE {table}"));
+    let sql = ANALYZE_SQL.replace("{table}", &table.quoted());
+    if let Err(e) = conn.client.execute(sql.as_str(), &[]).await {
+        ctx.ui.note(&format!(
+            "warning: ANALYZE {table} failed: {}; the index is built, run ANALYZE later",
+            pg_error(&e)
+        ));
+    }
 }
 
 /// A build connection: registered for progress and cancel, deregistered on drop.
@@ -305,33 +372,54 @@ async fn set(client: &Client, name: &str, value: &str) -> Result<()> {
 }
 
 async fn connect<'a>(ctx: &'a Ctx, idx: usize) -> Result<BuildConn<'a>> {
-    let client = ctx.target.connect().await?;
+    // Session settings travel in the startup packet: no round trips.
+    let mut config = ctx.target.config.clone();
+    config.application_name("pgadvisor apply");
+    let mut opts: Vec<String> = config
+        .get_options()
+        .map(|o| vec![o.to_string()])
+        .unwrap_or_default();
+    let mut setting = |name: &str, value: &str| {
+        opts.push(format!("-c {name}={}", escape_option(value)));
+    };
+    setting(
+        "lock_timeout",
+        &format!("{}ms", ctx.settings.lock_timeout.as_millis().max(1)),
+    );
+    if ctx.settings.server_version_num >= 140000 {
+        // A killed apply must not leave a build running on: the server
+        // notices the closed connection and aborts (the invalid leftover is
+        // dropped by the next run).
+        setting("client_connection_check_interval", "1s");
+    }
+    if let Some(m) = &ctx.settings.maintenance_work_mem {
+        setting("maintenance_work_mem", m);
+    }
+    if let Some(w) = ctx.settings.max_parallel_maintenance_workers {
+        setting("max_parallel_maintenance_workers", &w.to_string());
+    }
+    config.options(opts.join(" "));
+    let target = PgTarget {
+        config,
+        display: ctx.target.display.clone(),
+    };
+    let client = target.connect().await?;
     let pid: i32 = client
         .query_one(BACKEND_PID_SQL, &[])
         .await
         .context("reading the build connection's pid")?
         .get(0);
-    set(&client, "application_name", "pgadvisor apply").await?;
-    let lt = format!("{}ms", ctx.settings.lock_timeout.as_millis().max(1));
-    set(&client, "lock_timeout", &lt).await?;
-    if ctx.settings.server_version_num >= 140000 {
-        // A killed apply must not leave a build running on: the server
-        // notices the closed connection and aborts (the invalid leftover is
-        // dropped by the next run).
-        set(&client, "client_connection_check_interval", "1s").await?;
-    }
-    if let Some(m) = &ctx.settings.maintenance_work_mem {
-        set(&client, "maintenance_work_mem", m).await?;
-    }
-    if let Some(w) = ctx.settings.max_parallel_maintenance_workers {
-        set(&client, "max_parallel_maintenance_workers", &w.to_string()).await?;
-    }
     lock(&ctx.shared.running).insert(pid, idx);
     Ok(BuildConn {
         client,
         pid,
         shared: &ctx.shared,
     })
+}
+
+/// A value for `options=-c name=value`: spaces and backslashes escaped.
+fn escape_option(v: &str) -> String {
+    v.replace('\\', "\\\\").replace(' ', "\\ ")
 }
 
 /// Why a statement with lock retries did not succeed.
@@ -518,9 +606,8 @@ async fn drop_leftover(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, name: &Quali
     }
 }
 
-async fn execute(ctx: &Ctx, idx: usize) -> Result<Outcome> {
+async fn execute(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>) -> Result<Outcome> {
     let a = &ctx.actions[idx];
-    let conn = connect(ctx, idx).await?;
     // The state may have changed since the first check (another run, a DBA).
     let verdict = preflight::check(&conn.client, a, ctx.settings.allow_drop).await?;
     let leftovers = match verdict {
@@ -533,7 +620,7 @@ async fn execute(ctx: &Ctx, idx: usize) -> Result<Outcome> {
     match a.kind {
         ActionKind::DropIndex => {
             let mut out = Outcome::new(a, Result_::Applied, String::new());
-            match ddl_with_retries(ctx, idx, &conn, &a.ddl, None).await {
+            match ddl_with_retries(ctx, idx, conn, &a.ddl, None).await {
                 Ok(n) => out.attempts = n,
                 Err(e) => {
                     out.result = if matches!(e, DdlError::Cancelled) {
@@ -543,12 +630,12 @@ async fn execute(ctx: &Ctx, idx: usize) -> Result<Outcome> {
                     };
                     out.message = e.message("dropping the index", &ctx.settings);
                     // An interrupted DROP INDEX CONCURRENTLY can leave the index invalid.
-                    drop_if_invalid(ctx, idx, &conn, &index).await;
+                    drop_if_invalid(ctx, idx, conn, &index).await;
                 }
             }
             Ok(out)
         }
-        ActionKind::CreateIndex => build(ctx, idx, &conn, &table, &index, leftovers).await,
+        ActionKind::CreateIndex => build(ctx, idx, conn, &table, &index, leftovers).await,
     }
 }
 
@@ -573,14 +660,15 @@ async fn build(
     }
     let before = replan(ctx, conn, a).await;
     // statement_timeout off for the build only (a site-wide timeout would
-    // kill a long build and leave an invalid index).
+    // kill a long build and leave an invalid index); one round trip each way.
     let saved: String = conn
         .client
-        .query_one(CURRENT_SETTING_SQL, &[&"statement_timeout"])
+        .query_one(STATEMENT_TIMEOUT_OFF_SQL, &[])
         .await
-        .context("reading statement_timeout")?
+        .context(
+            "turning statement_timeout off for the build (sql/apply_statement_timeout_off.sql)",
+        )?
         .get(0);
-    set(&conn.client, "statement_timeout", "0").await?;
     let res = ddl_with_retries(ctx, idx, conn, &a.ddl, Some(index)).await;
     set(&conn.client, "statement_timeout", &saved).await?;
     match res {
@@ -601,19 +689,13 @@ async fn build(
         }
     }
     // The statement succeeded: it must have produced a valid, ready index
-    // under the planned name.
-    let live = match preflight::table(&conn.client, table).await? {
-        Some(t) => preflight::table_indexes(&conn.client, t.oid).await?,
-        None => vec![],
-    };
-    let Some(built) = live
-        .iter()
-        .find(|i| i.schema == index.schema && i.name == index.name)
-    else {
+    // under the planned name, on the planned table.
+    let built = preflight::index(&conn.client, index).await?;
+    let Some(built) = built.filter(|b| &b.table == table) else {
         out.result = Result_::Failed;
         out.message = format!(
-            "the statement succeeded but no index {index} exists: the DDL in the plan names another index; \
-             fix the action's `index` or `ddl`"
+            "the statement succeeded but there is no index {index} on {table}: the DDL in the plan \
+             names another index or table; fix the action's `index`, `table` or `ddl`"
         );
         return Ok(out);
     };
@@ -624,15 +706,16 @@ async fn build(
         return Ok(out);
     }
     out.size_bytes = Some(built.size_bytes);
-    if ctx.settings.analyze {
-        ctx.ui.step(idx, &format!("ANALYZE {table}"));
-        let sql = ANALYZE_SQL.replace("{table}", &table.quoted());
-        if let Err(e) = conn.client.execute(sql.as_str(), &[]).await {
-            ctx.ui.note(&format!(
-                "warning: ANALYZE {table} failed: {}; the index is built, run ANALYZE later",
-                pg_error(&e)
-            ));
-        }
+    // Statistics on an expression exist only after ANALYZE, and the
+    // re-plan below needs them; plain-column indexes add no statistics, so
+    // their table is analyzed once after its last action (run_one).
+    let expression = a
+        .definition
+        .as_ref()
+        .is_some_and(super::names::has_expression);
+    if ctx.settings.analyze && expression {
+        analyze(ctx, idx, conn, table).await;
+        out.analyzed = true;
     }
     if ctx.settings.verify && built.method == "btree" {
         ctx.ui.step(idx, "bt_index_check");

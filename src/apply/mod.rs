@@ -64,13 +64,14 @@ pub async fn execute(
         .filter(|(_, v)| matches!(v, Verdict::Run { .. }))
         .map(|(i, _)| *i)
         .collect();
-    let ctx = Arc::new(executor::Ctx {
-        target: target.clone(),
-        actions: plan.actions.clone(),
+    let ctx = Arc::new(executor::Ctx::new(
+        target.clone(),
+        plan.actions.clone(),
         settings,
-        shared: shared.clone(),
-        ui: ui.clone(),
-    });
+        shared.clone(),
+        ui.clone(),
+        &to_run,
+    ));
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let watcher = tokio::spawn(monitor::watch_builds(
         monitor.clone(),

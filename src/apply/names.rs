@@ -169,6 +169,13 @@ pub fn referenced_columns(def: &Definition) -> Vec<String> {
         .collect()
 }
 
+/// Whether any key of a definition is an expression (not a plain column).
+pub fn has_expression(def: &Definition) -> bool {
+    def.columns
+        .iter()
+        .any(|c| planned_name(&planned_key(c).0).is_none())
+}
+
 /// Whether a live index is the planned one: same method, keys (in order,
 /// with direction), INCLUDE columns, predicate and uniqueness.
 pub fn matches(live: &LiveIndex, want: &Wanted<'_>) -> bool {
@@ -456,6 +463,11 @@ mod tests {
             normalize_expr("x = any('{a,b}')")
         );
         assert_ne!(normalize_expr("\"A\" = 1"), normalize_expr("\"a\" = 1"));
+        assert!(has_expression(&def(&["a", "lower(email) DESC"], None)));
+        assert!(!has_expression(&def(
+            &["a", "Mixed Case DESC", "\"timestamp\""],
+            None
+        )));
         assert_eq!(
             referenced_columns(&def(
                 &["Mixed Case DESC", "lower(email)", "\"timestamp\""],

@@ -71,7 +71,10 @@ pub struct TableInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IndexInfo {
     pub table: QualifiedName,
+    pub method: String,
     pub valid: bool,
+    pub ready: bool,
+    pub size_bytes: i64,
     pub backs_constraint: bool,
     pub may_drop: bool,
 }
@@ -123,7 +126,10 @@ pub async fn index(client: &Client, name: &QualifiedName) -> Result<Option<Index
             schema: r.get("table_schema"),
             name: r.get("table_name"),
         },
+        method: r.get("method"),
         valid: r.get("is_valid"),
+        ready: r.get("is_ready"),
+        size_bytes: r.get("size_bytes"),
         backs_constraint: r.get("backs_constraint"),
         may_drop: r.get("may_drop"),
     }))
@@ -407,7 +413,10 @@ mod tests {
     fn drops() {
         let info = IndexInfo {
             table: qn("app", "b"),
+            method: "btree".into(),
             valid: true,
+            ready: true,
+            size_bytes: 8192,
             backs_constraint: false,
             may_drop: true,
         };

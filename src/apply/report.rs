@@ -119,7 +119,9 @@ pub fn dry_run(
                         "{index} is valid and ready (indisvalid, indisready)"
                     )];
                     if s.analyze {
-                        after.push(format!("ANALYZE {table}"));
+                        after.push(format!(
+                            "ANALYZE {table} (after its last action in this run)"
+                        ));
                     }
                     if s.verify {
                         after.push(format!("bt_index_check('{index}')"));
