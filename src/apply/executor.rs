@@ -312,6 +312,11 @@ async fn run_one(ctx: &Ctx, idx: usize) -> Outcome {
         },
         Err(e) => Outcome::new(a, Result_::Failed, format!("{e:#}")),
     };
+    if out.result == Result_::Failed && ctx.shared.is_cancelled() {
+        // Ctrl-C cancelled whatever the connection was running (a check, a
+        // re-plan): that is a cancel, not a failure of the action.
+        out.result = Result_::Cancelled;
+    }
     let built = a.kind == ActionKind::CreateIndex && out.result == Result_::Applied;
     if ctx.finish_on_table(&table_key(a), built && !out.analyzed)
         && ctx.settings.analyze

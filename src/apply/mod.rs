@@ -2,6 +2,7 @@
 //! blocking the application, without leaving a broken index behind, and
 //! safely re-runnable (docs/apply.md).
 //!
+//! - `ddl`: what a plan's DDL targets, checked against the action (pure)
 //! - `names`: plan names and live-index vs planned-definition comparison (pure)
 //! - `schedule`: `--only/--skip` selection and the one-build-per-table rule (pure)
 //! - `preflight`: preconditions and the per-action verdict
@@ -10,6 +11,7 @@
 //! - `progress`: bars or plain lines
 //! - `report`: the dry-run text and the summary table (pure)
 
+pub mod ddl;
 pub mod executor;
 pub mod monitor;
 pub mod names;

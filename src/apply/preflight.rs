@@ -150,6 +150,10 @@ pub async fn check(client: &Client, a: &Action, allow_drop: bool) -> Result<Verd
         Ok(n) => n,
         Err(e) => return Ok(Verdict::Refused(format!("{e}; fix the plan file"))),
     };
+    let create = a.kind == ActionKind::CreateIndex;
+    if let Some(m) = super::ddl::mismatch(&a.ddl, &table_name, &index_name, create) {
+        return Ok(Verdict::Refused(format!("{m}; fix the plan file")));
+    }
     match a.kind {
         ActionKind::CreateIndex => {
             let info = table(client, &table_name).await?;
