@@ -63,6 +63,22 @@ pub fn describe(p: &BuildProgress) -> String {
     }
 }
 
+/// `12.9k blocks/s` over the time the phase has run.
+pub fn rate(done: i64, since: Duration, unit: &str) -> String {
+    let secs = since.as_secs_f64();
+    if secs < 0.2 || done <= 0 {
+        return format!("- {unit}/s");
+    }
+    let r = done as f64 / secs;
+    if r >= 1_000_000.0 {
+        format!("{:.1}M {unit}/s", r / 1_000_000.0)
+    } else if r >= 1_000.0 {
+        format!("{:.1}k {unit}/s", r / 1_000.0)
+    } else {
+        format!("{r:.0} {unit}/s")
+    }
+}
+
 /// `pid 4242 (psql, idle in transaction, 12s): LOCK TABLE app.bookings …`.
 pub fn describe_blocker(b: &Blocker) -> String {
     format!(
@@ -92,6 +108,8 @@ struct State {
     last: HashMap<usize, (String, Instant)>,
     /// Blocker pids last reported, per action.
     blockers: HashMap<usize, Vec<i32>>,
+    /// Bars: the phase shown, when it was first seen and its counter then.
+    phases: HashMap<usize, (String, Instant, i64)>,
 }
 
 /// The progress display shared by the workers and the monitor.
@@ -143,13 +161,7 @@ impl Ui {
         self.with(|s| s.labels.insert(idx, label.to_string()));
         if let Mode::Bars(m) = &self.mode {
             let bar = m.add(ProgressBar::new(0));
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{prefix} [{elapsed_precise}] {bar:25.cyan/blue} {pos}/{len} {msg} ({per_sec})",
-                )
-                .unwrap_or_else(|_| ProgressStyle::default_bar())
-                .progress_chars("=> "),
-            );
+            bar.set_style(spinner_style());
             bar.set_prefix(label.to_string());
             bar.set_message(what.to_string());
             bar.enable_steady_tick(Duration::from_millis(250));
@@ -163,8 +175,7 @@ impl Ui {
     pub fn step(&self, idx: usize, what: &str) {
         match self.with(|s| s.bars.get(&idx).cloned()) {
             Some(bar) => {
-                bar.set_length(0);
-                bar.set_position(0);
+                bar.set_style(spinner_style());
                 bar.set_message(what.to_string());
             }
             None => self.line(idx, what),
@@ -175,11 +186,31 @@ impl Ui {
         match self.with(|s| s.bars.get(&idx).cloned()) {
             Some(bar) => match counter(p) {
                 Some((done, total, unit)) => {
+                    // The rate since the phase was first seen (the counters
+                    // of a phase start wherever the server left them).
+                    let (since, base) = self.with(|s| {
+                        let e = s
+                            .phases
+                            .entry(idx)
+                            .or_insert_with(|| (p.phase.clone(), Instant::now(), done));
+                        if e.0 != p.phase {
+                            *e = (p.phase.clone(), Instant::now(), done);
+                        }
+                        (e.1.elapsed(), e.2)
+                    });
+                    bar.set_style(bar_style());
                     bar.set_length(total.max(0) as u64);
                     bar.set_position(done.max(0) as u64);
-                    bar.set_message(format!("{} ({unit})", p.phase));
+                    bar.set_message(format!(
+                        "{unit} · {} · {}",
+                        p.phase,
+                        rate(done - base, since, unit)
+                    ));
                 }
-                None => bar.set_message(p.phase.clone()),
+                None => {
+                    bar.set_style(spinner_style());
+                    bar.set_message(p.phase.clone());
+                }
             },
             None => {
                 let due = self.with(|s| {
@@ -236,6 +267,19 @@ impl Ui {
     }
 }
 
+/// While a phase has no counter (initializing, waiting, ANALYZE).
+fn spinner_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix} [{elapsed_precise}] {spinner} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+}
+
+/// While blocks, tuples or lockers advance: done/total and rate.
+fn bar_style() -> ProgressStyle {
+    ProgressStyle::with_template("{prefix} [{elapsed_precise}] {bar:25} {pos}/{len} {msg}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ")
+}
+
 fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
 }
@@ -290,6 +334,15 @@ mod tests {
             describe(&row("initializing", (0, 0), (0, 0), (0, 0))),
             "initializing"
         );
+        assert_eq!(
+            rate(12_900, Duration::from_secs(1), "blocks"),
+            "12.9k blocks/s"
+        );
+        assert_eq!(
+            rate(3_000_000, Duration::from_secs(2), "tuples"),
+            "1.5M tuples/s"
+        );
+        assert_eq!(rate(50, Duration::from_millis(100), "blocks"), "- blocks/s");
         let b = Blocker {
             pid: 42,
             application: "psql".into(),
