@@ -68,10 +68,12 @@ for ((r = 1; r <= rounds; r++)); do
 done
 
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+minimum() { tr ' ' '\n' | grep -v '^$' | sort -g | head -1; }
 base=$(echo "${times[psql]}" | median)
+base_min=$(echo "${times[psql]}" | minimum)
 echo
-echo "seed-platform scale $scale ($rows rows, $size), ${#ddl[@]} builds, median of $rounds rounds"
-printf '%-40s %8s %8s\n' "contender" "wall s" "vs psql"
+echo "seed-platform scale $scale ($rows rows, $size), ${#ddl[@]} builds, $rounds rounds"
+printf '%-40s %9s %8s %9s %8s\n' "contender" "median s" "vs psql" "best s" "vs psql"
 for c in "${contenders[@]}"; do
   m=$(echo "${times[$c]}" | median)
   label=$c
@@ -81,5 +83,7 @@ for c in "${contenders[@]}"; do
     apply_no_analyze) label="pgadvisor apply --no-analyze (serial)" ;;
     apply_jobs2) label="pgadvisor apply --jobs 2" ;;
   esac
-  printf '%-40s %8.2f %+7.1f%%\n' "$label" "$m" "$(echo "($m - $base) * 100 / $base" | bc -l)"
+  b=$(echo "${times[$c]}" | minimum)
+  printf '%-40s %9.2f %+7.1f%% %9.2f %+7.1f%%\n' "$label" "$m" "$(echo "($m - $base) * 100 / $base" | bc -l)" \
+    "$b" "$(echo "($b - $base_min) * 100 / $base_min" | bc -l)"
 done
