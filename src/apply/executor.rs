@@ -13,17 +13,16 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use tokio::sync::watch;
-use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
 use super::names::QualifiedName;
 use super::preflight::{self, Verdict};
 use super::progress::{Blocker, Ui};
 use super::schedule::Scheduler;
+use super::session::Session;
 use crate::conn::PgTarget;
 use crate::plan::{Action, ActionKind};
 
-const BACKEND_PID_SQL: &str = include_str!("../../sql/apply_backend_pid.sql");
 const SET_CONFIG_SQL: &str = include_str!("../../sql/apply_set_config.sql");
 const STATEMENT_TIMEOUT_OFF_SQL: &str = include_str!("../../sql/apply_statement_timeout_off.sql");
 const DROP_INDEX_SQL: &str = include_str!("../../sql/apply_drop_index.sql");
@@ -251,6 +250,7 @@ pub async fn run_all(ctx: Arc<Ctx>, selected: Vec<usize>) -> Vec<Outcome> {
     for _ in 0..ctx.settings.jobs.max(1) {
         let (ctx, sched, outcomes) = (ctx.clone(), sched.clone(), outcomes.clone());
         workers.push(tokio::spawn(async move {
+            let mut session: Option<Session> = None;
             loop {
                 if ctx.shared.is_cancelled() {
                     break;
@@ -266,7 +266,21 @@ pub async fn run_all(ctx: Arc<Ctx>, selected: Vec<usize>) -> Vec<Outcome> {
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 };
-                let out = run_one(&ctx, idx).await;
+                // One session per worker, reopened if the server closed it.
+                if session.as_ref().is_none_or(|s| s.is_closed()) {
+                    session = match open_session(&ctx).await {
+                        Ok(s) => Some(s),
+                        Err(e) => {
+                            ctx.ui
+                                .note(&format!("cannot open a build connection: {e:#}"));
+                            None
+                        }
+                    };
+                }
+                let out = match &session {
+                    Some(s) => run_one(&ctx, idx, Ok(s)).await,
+                    None => run_one(&ctx, idx, Err("no build connection (see above)".into())).await,
+                };
                 lock(&outcomes).insert(idx, out);
                 lock(&sched).release(&table_key(&ctx.actions[idx]));
             }
@@ -296,7 +310,7 @@ fn table_key(a: &Action) -> String {
         .unwrap_or_else(|_| a.table.clone())
 }
 
-async fn run_one(ctx: &Ctx, idx: usize) -> Outcome {
+async fn run_one(ctx: &Ctx, idx: usize, session: Result<&Session, String>) -> Outcome {
     let a = &ctx.actions[idx];
     let started = Instant::now();
     let verb = match a.kind {
@@ -304,13 +318,13 @@ async fn run_one(ctx: &Ctx, idx: usize) -> Outcome {
         ActionKind::DropIndex => "dropping",
     };
     ctx.ui.start(idx, &a.id, &format!("{verb} {}", a.index));
-    let conn = connect(ctx, idx).await;
+    let conn = session.map(|s| BuildConn::register(ctx, s, idx));
     let mut out = match &conn {
         Ok(conn) => match execute(ctx, idx, conn).await {
             Ok(o) => o,
             Err(e) => Outcome::new(a, Result_::Failed, format!("{e:#}")),
         },
-        Err(e) => Outcome::new(a, Result_::Failed, format!("{e:#}")),
+        Err(e) => Outcome::new(a, Result_::Failed, e.clone()),
     };
     if out.result == Result_::Failed && ctx.shared.is_cancelled() {
         // Ctrl-C cancelled whatever the connection was running (a check, a
@@ -347,7 +361,7 @@ async fn run_one(ctx: &Ctx, idx: usize) -> Outcome {
 async fn analyze(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, table: &QualifiedName) {
     ctx.ui.step(idx, &format!("ANALYZE {table}"));
     let sql = ANALYZE_SQL.replace("{table}", &table.quoted());
-    if let Err(e) = conn.client.execute(sql.as_str(), &[]).await {
+    if let Err(e) = conn.client.execute(sql.as_str()).await {
         ctx.ui.note(&format!(
             "warning: ANALYZE {table} failed: {}; the index is built, run ANALYZE later",
             pg_error(&e)
@@ -355,11 +369,23 @@ async fn analyze(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, table: &QualifiedN
     }
 }
 
-/// A build connection: registered for progress and cancel, deregistered on drop.
+/// A worker's session while it runs one action: registered for progress
+/// and cancel, deregistered on drop.
 struct BuildConn<'a> {
-    client: Client,
+    client: &'a Session,
     pid: i32,
     shared: &'a Shared,
+}
+
+impl<'a> BuildConn<'a> {
+    fn register(ctx: &'a Ctx, session: &'a Session, idx: usize) -> BuildConn<'a> {
+        lock(&ctx.shared.running).insert(session.pid, idx);
+        BuildConn {
+            client: session,
+            pid: session.pid,
+            shared: &ctx.shared,
+        }
+    }
 }
 
 impl Drop for BuildConn<'_> {
@@ -368,7 +394,7 @@ impl Drop for BuildConn<'_> {
     }
 }
 
-async fn set(client: &Client, name: &str, value: &str) -> Result<()> {
+async fn set(client: &Session, name: &str, value: &str) -> Result<()> {
     client
         .query_one(SET_CONFIG_SQL, &[&name, &value])
         .await
@@ -376,7 +402,8 @@ async fn set(client: &Client, name: &str, value: &str) -> Result<()> {
     Ok(())
 }
 
-async fn connect<'a>(ctx: &'a Ctx, idx: usize) -> Result<BuildConn<'a>> {
+/// A worker's build connection, kept for all its actions.
+async fn open_session(ctx: &Ctx) -> Result<Session> {
     // Session settings travel in the startup packet: no round trips.
     let mut config = ctx.target.config.clone();
     config.application_name("pgadvisor apply");
@@ -408,18 +435,7 @@ async fn connect<'a>(ctx: &'a Ctx, idx: usize) -> Result<BuildConn<'a>> {
         config,
         display: ctx.target.display.clone(),
     };
-    let client = target.connect().await?;
-    let pid: i32 = client
-        .query_one(BACKEND_PID_SQL, &[])
-        .await
-        .context("reading the build connection's pid")?
-        .get(0);
-    lock(&ctx.shared.running).insert(pid, idx);
-    Ok(BuildConn {
-        client,
-        pid,
-        shared: &ctx.shared,
-    })
+    Session::open(&target).await
 }
 
 /// A value for `options=-c name=value`: spaces and backslashes escaped.
@@ -505,7 +521,7 @@ async fn ddl_with_retries(
         if ctx.shared.is_cancelled() {
             return Err(DdlError::Cancelled);
         }
-        match conn.client.execute(sql, &[]).await {
+        match conn.client.execute(sql).await {
             Ok(_) => return Ok(attempt),
             Err(e) => {
                 let code = e.code().cloned();
@@ -567,7 +583,7 @@ async fn drop_if_invalid(
     conn: &BuildConn<'_>,
     name: &QualifiedName,
 ) -> bool {
-    match preflight::index(&conn.client, name).await {
+    match preflight::index(conn.client, name).await {
         Ok(Some(info)) if !info.valid => {}
         Ok(_) => return true,
         Err(e) => {
@@ -592,7 +608,7 @@ async fn drop_leftover(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, name: &Quali
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match conn.client.execute(sql.as_str(), &[]).await {
+        match conn.client.execute(sql.as_str()).await {
             Ok(_) => return true,
             Err(e)
                 if attempt <= ctx.settings.lock_retries
@@ -614,7 +630,7 @@ async fn drop_leftover(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, name: &Quali
 async fn execute(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>) -> Result<Outcome> {
     let a = &ctx.actions[idx];
     // The state may have changed since the first check (another run, a DBA).
-    let verdict = preflight::check(&conn.client, a, ctx.settings.allow_drop).await?;
+    let verdict = preflight::check(conn.client, a, ctx.settings.allow_drop).await?;
     let leftovers = match verdict {
         Verdict::Run { leftovers } => leftovers,
         Verdict::Done(m) => return Ok(Outcome::new(a, Result_::AlreadyDone, m)),
@@ -675,7 +691,7 @@ async fn build(
         )?
         .get(0);
     let res = ddl_with_retries(ctx, idx, conn, &a.ddl, Some(index)).await;
-    set(&conn.client, "statement_timeout", &saved).await?;
+    set(conn.client, "statement_timeout", &saved).await?;
     match res {
         Ok(n) => out.attempts = n,
         Err(e) => {
@@ -695,7 +711,7 @@ async fn build(
     }
     // The statement succeeded: it must have produced a valid, ready index
     // under the planned name, on the planned table.
-    let built = preflight::index(&conn.client, index).await?;
+    let built = preflight::index(conn.client, index).await?;
     let Some(built) = built.filter(|b| &b.table == table) else {
         out.result = Result_::Failed;
         out.message = format!(
@@ -775,7 +791,7 @@ async fn replan(ctx: &Ctx, conn: &BuildConn<'_>, a: &Action) -> Vec<Planned> {
                 EXPLAIN_SQL
             };
             let sql = template.replace("{query}", q.trim().trim_end_matches(';'));
-            match conn.client.query_one(sql.as_str(), &[]).await {
+            match conn.client.query_one_text(sql.as_str()).await {
                 Ok(row) => match row.try_get::<_, serde_json::Value>(0) {
                     Ok(json) => {
                         crate::advise::whatif::summarize(&json).map_err(|e| format!("{e:#}"))

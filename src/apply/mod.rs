@@ -9,6 +9,7 @@
 //! - `executor`: build/drop connections, lock retries, cleanup, validation
 //! - `monitor`: progress, blockers and Ctrl-C cancel on a separate connection
 //! - `progress`: bars or plain lines
+//! - `session`: connections kept for many statements, with prepared catalog queries
 //! - `report`: the dry-run text and the summary table (pure)
 
 pub mod ddl;
@@ -19,12 +20,12 @@ pub mod preflight;
 pub mod progress;
 pub mod report;
 pub mod schedule;
+pub mod session;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use tokio_postgres::Client;
 
 pub use executor::{Outcome, Result_, Settings};
 pub use preflight::Verdict;
@@ -34,7 +35,7 @@ use crate::plan::Plan;
 
 /// Check every selected action; `(action index, verdict)` in plan order.
 pub async fn preflight_all(
-    client: &Client,
+    client: &session::Session,
     plan: &Plan,
     selected: &[usize],
     allow_drop: bool,
@@ -59,7 +60,7 @@ pub async fn execute(
     settings: Settings,
     ui: Arc<progress::Ui>,
 ) -> Result<Vec<Outcome>> {
-    let monitor = Arc::new(target.connect().await?);
+    let monitor = Arc::new(session::Session::open(target).await?);
     let shared = executor::Shared::new();
     let to_run: Vec<usize> = verdicts
         .iter()

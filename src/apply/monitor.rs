@@ -8,10 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
-use tokio_postgres::Client;
 
 use super::executor::{Shared, lock};
 use super::progress::{Blocker, BuildProgress, Ui};
+use super::session::Session;
 
 const PROGRESS_SQL: &str = include_str!("../../sql/apply_progress.sql");
 const BLOCKERS_SQL: &str = include_str!("../../sql/apply_blockers.sql");
@@ -19,7 +19,7 @@ const CANCEL_SQL: &str = include_str!("../../sql/apply_cancel.sql");
 
 /// Poll until `stop` turns true.
 pub async fn watch_builds(
-    client: Arc<Client>,
+    client: Arc<Session>,
     shared: Arc<Shared>,
     ui: Arc<Ui>,
     mut stop: watch::Receiver<bool>,
@@ -47,7 +47,7 @@ pub async fn watch_builds(
 }
 
 async fn poll(
-    client: &Client,
+    client: &Session,
     shared: &Shared,
     ui: &Ui,
     running: &[(i32, usize)],
@@ -93,7 +93,7 @@ async fn poll(
 }
 
 /// Cancel every running build on the server.
-pub async fn cancel_running(client: &Client, shared: &Shared, ui: &Ui) {
+pub async fn cancel_running(client: &Session, shared: &Shared, ui: &Ui) {
     for (pid, _) in shared.running_pids() {
         if let Err(e) = client.query_one(CANCEL_SQL, &[&pid]).await {
             ui.note(&format!("warning: pg_cancel_backend({pid}) failed: {e}"));

@@ -6,9 +6,9 @@
 //! [`decide_create`] and [`decide_drop`] are pure; the rest reads the catalog.
 
 use anyhow::{Context, Result};
-use tokio_postgres::Client;
 
 use super::names::{self, LiveIndex, QualifiedName, Wanted};
+use super::session::Session;
 use crate::plan::{Action, ActionKind};
 
 const STANDBY_SQL: &str = include_str!("../../sql/apply_is_standby.sql");
@@ -38,7 +38,7 @@ pub struct Server {
     pub role: String,
 }
 
-pub async fn server(client: &Client) -> Result<Server> {
+pub async fn server(client: &Session) -> Result<Server> {
     let row = client
         .query_one(STANDBY_SQL, &[])
         .await
@@ -50,7 +50,7 @@ pub async fn server(client: &Client) -> Result<Server> {
     })
 }
 
-pub async fn has_amcheck(client: &Client) -> Result<bool> {
+pub async fn has_amcheck(client: &Session) -> Result<bool> {
     Ok(client
         .query_one(HAS_AMCHECK_SQL, &[])
         .await
@@ -79,7 +79,7 @@ pub struct IndexInfo {
     pub may_drop: bool,
 }
 
-pub async fn table(client: &Client, name: &QualifiedName) -> Result<Option<TableInfo>> {
+pub async fn table(client: &Session, name: &QualifiedName) -> Result<Option<TableInfo>> {
     let row = client
         .query_opt(TABLE_SQL, &[&name.schema, &name.name])
         .await
@@ -92,7 +92,7 @@ pub async fn table(client: &Client, name: &QualifiedName) -> Result<Option<Table
     }))
 }
 
-pub async fn table_indexes(client: &Client, table_oid: i64) -> Result<Vec<LiveIndex>> {
+pub async fn table_indexes(client: &Session, table_oid: i64) -> Result<Vec<LiveIndex>> {
     let rows = client
         .query(TABLE_INDEXES_SQL, &[&table_oid])
         .await
@@ -116,7 +116,7 @@ pub async fn table_indexes(client: &Client, table_oid: i64) -> Result<Vec<LiveIn
         .collect())
 }
 
-pub async fn index(client: &Client, name: &QualifiedName) -> Result<Option<IndexInfo>> {
+pub async fn index(client: &Session, name: &QualifiedName) -> Result<Option<IndexInfo>> {
     let row = client
         .query_opt(INDEX_SQL, &[&name.schema, &name.name])
         .await
@@ -145,7 +145,7 @@ pub fn action_names(a: &Action) -> std::result::Result<(QualifiedName, Qualified
 }
 
 /// Check one action against the live catalog.
-pub async fn check(client: &Client, a: &Action, allow_drop: bool) -> Result<Verdict> {
+pub async fn check(client: &Session, a: &Action, allow_drop: bool) -> Result<Verdict> {
     let (table_name, index_name) = match action_names(a) {
         Ok(n) => n,
         Err(e) => return Ok(Verdict::Refused(format!("{e}; fix the plan file"))),

@@ -79,7 +79,7 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
     let plan_path = args.plan.display().to_string();
     let selected = apply::schedule::select(&plan.actions, &args.only, &args.skip)?;
     let target = args.conn.resolve()?;
-    let client = target.connect().await?;
+    let client = apply::session::Session::open(&target).await?;
     let server = preflight::server(&client).await?;
     if server.in_recovery {
         bail!(
