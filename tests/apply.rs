@@ -513,7 +513,6 @@ fn ctrl_c_cancels_the_build_on_the_server_and_cleans_up() {
     wait_until("the build to start", Duration::from_secs(30), || {
         build_running(&db)
     });
-    let started = Instant::now();
     let k = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -522,14 +521,10 @@ fn ctrl_c_cancels_the_build_on_the_server_and_cleans_up() {
     let o = child.wait_with_output().unwrap();
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
-    // Cancelled on the server, not left to run its ~8 s course.
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "took {:?}",
-        started.elapsed()
-    );
     assert!(err.contains("interrupted"), "{err}");
-    assert!(out.contains("cancelled"), "{out}");
+    // Cancelled on the server: a build left to finish would read "applied".
+    assert!(out.contains("| create:slow  | cancelled "), "{out}");
+    assert!(!db.indexes().contains("Slow"), "{}", db.indexes());
     assert!(out.contains("not started"), "{out}");
     assert_eq!(db.invalid_indexes(), "");
     assert_eq!(apply_sessions(&db), "0");
