@@ -431,10 +431,10 @@ async fn open_session(ctx: &Ctx) -> Result<Session> {
         setting("max_parallel_maintenance_workers", &w.to_string());
     }
     config.options(opts.join(" "));
-    let target = PgTarget {
-        config,
-        display: ctx.target.display.clone(),
-    };
+    // Clone the resolved target (TLS and the rest stay as resolved) and
+    // change only its startup settings.
+    let mut target = ctx.target.clone();
+    target.config = config;
     Session::open(&target).await
 }
 
