@@ -47,6 +47,9 @@ pub enum Command {
     Pool(commands::pool::Args),
     /// Read EXPLAIN output (file, stdin or live) and show where the time goes and how to fix it.
     Explain(commands::explain::Args),
+    /// Execute a plan file: CREATE/DROP INDEX CONCURRENTLY with lock
+    /// timeouts, retries, cleanup of invalid leftovers and verification.
+    Apply(commands::apply::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -76,6 +79,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Ping(args) => commands::ping::run(args).await,
             Command::Pool(args) => commands::pool::run(args).await,
             Command::Explain(args) => commands::explain::run(args).await,
+            Command::Apply(args) => commands::apply::run(args).await,
         }
     })
 }

@@ -10,6 +10,7 @@
 //! fixtures.
 
 pub mod advise;
+pub mod apply;
 pub mod catalog;
 pub mod check;
 pub mod cli;
