@@ -203,10 +203,10 @@ impl VisitorMut for Canon {
                     dedup_rows(values);
                 }
             }
-            if let Some(OnInsert::OnConflict(conflict)) = insert.on.as_mut() {
-                if let OnConflictAction::DoUpdate(update) = &mut conflict.action {
-                    update.assignments.sort_by_cached_key(|a| a.to_string());
-                }
+            if let Some(OnInsert::OnConflict(conflict)) = insert.on.as_mut()
+                && let OnConflictAction::DoUpdate(update) = &mut conflict.action
+            {
+                update.assignments.sort_by_cached_key(|a| a.to_string());
             }
             if let Some(returning) = insert.returning.as_mut() {
                 drop_aliases(returning);
@@ -337,11 +337,11 @@ fn canon_expr(expr: &mut Expr) {
             };
             let mut operands = std::mem::take(operands);
             for o in &mut operands {
-                if let Expr::Nested(inner) = o {
-                    if is_comparison(inner) {
-                        let inner = std::mem::replace(inner.as_mut(), placeholder());
-                        *o = inner;
-                    }
+                if let Expr::Nested(inner) = o
+                    && is_comparison(inner)
+                {
+                    let inner = std::mem::replace(inner.as_mut(), placeholder());
+                    *o = inner;
                 }
             }
             let mut keyed: Vec<(String, Expr)> =

@@ -315,21 +315,23 @@ fn fold<'a>(n: &[N<'a>], out: &mut Vec<N<'a>>, depth: usize) {
             } else {
                 (0, 0)
             };
-            if open != 0 && n.get(i + 1).is_some_and(|x| x.is_punct(open)) {
-                if let Some((first_end, close_at)) = const_list(n, i + 2, close) {
-                    out.push(t);
-                    out.push(N::Punct(open));
-                    out.extend_from_slice(&n[i + 2..first_end]);
-                    out.push(N::Punct(close));
-                    i = close_at + 1;
-                    continue;
-                }
+            if open != 0
+                && n.get(i + 1).is_some_and(|x| x.is_punct(open))
+                && let Some((first_end, close_at)) = const_list(n, i + 2, close)
+            {
+                out.push(t);
+                out.push(N::Punct(open));
+                out.extend_from_slice(&n[i + 2..first_end]);
+                out.push(N::Punct(close));
+                i = close_at + 1;
+                continue;
             }
-            if t.is_word("values") && n.get(i + 1).is_some_and(|x| x.is_punct(b'(')) {
-                if let Some(end) = fold_values(n, i + 1, out, depth) {
-                    i = end;
-                    continue;
-                }
+            if t.is_word("values")
+                && n.get(i + 1).is_some_and(|x| x.is_punct(b'('))
+                && let Some(end) = fold_values(n, i + 1, out, depth)
+            {
+                i = end;
+                continue;
             }
         }
         out.push(t);
@@ -510,10 +512,10 @@ fn render(n: &[N<'_>], out: &mut String, canonical: bool) {
     let mut i = 0;
     while i < n.len() {
         let t = n[i];
-        if let Some(p) = prev {
-            if needs_space(&p, &t, brackets > 0, relation) {
-                out.push(' ');
-            }
+        if let Some(p) = prev
+            && needs_space(&p, &t, brackets > 0, relation)
+        {
+            out.push(' ');
         }
         relation = match t {
             N::Kw(w) | N::Ident(w) if one_of(w, &["into", "table", "references", "exists"]) => true,
