@@ -29,6 +29,8 @@ pub struct Cli {
 pub enum Command {
     /// Normalize SQL statements and print their query fingerprints.
     Fingerprint(commands::fingerprint::Args),
+    /// Inspect, warm and invalidate the Redis cache in front of PostgreSQL.
+    Cache(commands::cache::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -51,6 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     runtime.block_on(async move {
         match cli.command {
             Command::Fingerprint(args) => commands::fingerprint::run(args).await,
+            Command::Cache(args) => commands::cache::run(args).await,
         }
     })
 }

@@ -9,6 +9,7 @@
 //! `conn`, `output` and the command handlers so the logic is testable on
 //! fixtures.
 
+pub mod cache;
 pub mod cli;
 pub mod commands;
 pub mod conn;

@@ -2,4 +2,5 @@
 //! `run`, which resolves arguments, calls the library and renders output.
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
+pub mod cache;
 pub mod fingerprint;
