@@ -28,13 +28,15 @@ impl Limiter {
         }
     }
 
-    /// Account for `ops` operations, sleeping as long as needed to stay at the rate.
+    /// Account for `ops` operations about to be sent, first sleeping until
+    /// the operations already sent fit the rate (so the first batch goes at
+    /// once and the average never exceeds the rate by more than one batch).
     pub async fn acquire(&self, ops: u64) {
         let Some(inner) = &self.inner else { return };
         let wait = {
             let mut g = inner.lock().await;
-            g.1 += ops as f64;
             let due = g.0 + Duration::from_secs_f64(g.1 / self.per_sec);
+            g.1 += ops as f64;
             due.saturating_duration_since(Instant::now())
         };
         if !wait.is_zero() {

@@ -174,6 +174,11 @@ pub fn explain(e: &redis::RedisError, info: &ConnectionInfo, timeout: Duration) 
             "Redis at {who} requires authentication. Put the password in the URL: \
              redis://[user]:PASSWORD@host:port"
         )
+    } else if e.to_string().contains("not allowed in cluster mode") {
+        anyhow!(
+            "{who} is a Redis Cluster node and a cluster has only database 0: drop --db / the \
+             /N at the end of the URL (the cluster is detected and used as a whole)"
+        )
     } else if e.is_timeout() {
         anyhow!(
             "Redis at {who} did not answer within {}; check the address, firewalls, or raise \

@@ -587,7 +587,10 @@ pub async fn warm(
         let mut s = EntrySummary::new(&e.name);
         if redis_lost {
             s.status = "not-run";
-            s.error = Some("not run: Redis was lost during an earlier entry".into());
+            s.error = Some(format!(
+                "entry {:?}: not run: Redis was lost during an earlier entry",
+                e.name
+            ));
             out.push(s);
             continue;
         }
@@ -776,7 +779,8 @@ async fn collect_one(
             if let Some(err) = w.error {
                 if s.error.is_none() {
                     s.error = Some(format!(
-                        "Redis refused {} of {count} keys in a batch; first: {err}",
+                        "entry {:?}: Redis refused {} of {count} keys in a batch (keys confirmed written so far are counted); first: {err}",
+                        s.name,
                         count - w.keys
                     ));
                 }
