@@ -4,14 +4,12 @@
 //! bounded-memory [`Aggregate`]. Nodes are scanned in parallel; within a
 //! node the next `SCAN` overlaps with measuring the previous batch.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
 use redis::Value;
 use redis::aio::MultiplexedConnection;
 use serde::Serialize;
@@ -331,7 +329,7 @@ pub async fn inspect(
 }
 
 /// Batches measured concurrently per node while the next SCAN runs.
-const IN_FLIGHT: usize = 3;
+const IN_FLIGHT: usize = 4;
 
 #[allow(clippy::too_many_arguments)]
 async fn scan_node(
@@ -354,7 +352,8 @@ async fn scan_node(
     let mut cursor = start;
     let mut seen = 0u64;
     let mut vanished = 0u64;
-    let mut inflight = FuturesOrdered::new();
+    // Spawned so each batch's pipelines progress while the next SCAN waits.
+    let mut inflight: VecDeque<tokio::task::JoinHandle<Result<Measured>>> = VecDeque::new();
     let mut scan_conn = conn.clone();
     loop {
         if cancel.load(Ordering::SeqCst) || budget.is_some_and(|b| seen >= b) {
@@ -372,26 +371,26 @@ async fn scan_node(
         if !keys.is_empty() {
             limiter.acquire(keys.len() as u64 * 3).await;
             seen += keys.len() as u64;
-            inflight.push_back(measure(
+            inflight.push_back(tokio::spawn(measure(
                 conn.clone(),
                 keys,
                 node,
                 opts.memory_samples,
                 limiter.clone(),
-            ));
+            )));
         }
         cursor = next;
         while inflight.len() >= IN_FLIGHT {
-            if let Some(r) = inflight.next().await {
-                vanished += absorb(&mut agg, r?, &progress);
+            if let Some(h) = inflight.pop_front() {
+                vanished += absorb(&mut agg, joined(h).await?, &progress);
             }
         }
         if cursor == 0 {
             break;
         }
     }
-    while let Some(r) = inflight.next().await {
-        vanished += absorb(&mut agg, r?, &progress);
+    while let Some(h) = inflight.pop_front() {
+        vanished += absorb(&mut agg, joined(h).await?, &progress);
     }
     Ok(NodeOutcome {
         agg,
@@ -400,6 +399,13 @@ async fn scan_node(
         seen,
         vanished,
     })
+}
+
+/// A measured batch: the keys still present, and how many vanished.
+type Measured = (Vec<KeyInfo>, u64);
+
+async fn joined<T>(h: tokio::task::JoinHandle<Result<T>>) -> Result<T> {
+    h.await.map_err(|e| anyhow!("measuring task failed: {e}"))?
 }
 
 fn absorb(agg: &mut Aggregate, batch: (Vec<KeyInfo>, u64), progress: &Option<Progress>) -> u64 {
