@@ -513,7 +513,9 @@ async fn measure(
             count_for.push(out.len());
         }
         out.push(KeyInfo {
-            key: String::from_utf8_lossy(&k).into_owned(),
+            // Moves the bytes when they are UTF-8 (nearly always).
+            key: String::from_utf8(k)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
             type_idx: type_index(&t),
             ttl_ms,
             memory,

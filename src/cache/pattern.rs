@@ -28,6 +28,14 @@ pub const PLACEHOLDERS: [&str; 4] = ["{id}", "{uuid}", "{hash}", "{date}"];
 /// The pattern of a key, e.g. `customer:{id}` for `customer:42`.
 pub fn classify(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
+    classify_into(key, &mut out);
+    out
+}
+
+/// [`classify`] into a reused buffer (cleared first): the scan loop calls
+/// this once per key without allocating.
+pub fn classify_into(key: &str, out: &mut String) {
+    out.clear();
     let bytes = key.as_bytes();
     let mut start = 0;
     let mut i = 0;
@@ -40,14 +48,13 @@ pub fn classify(key: &str) -> String {
                 i += 1;
                 continue;
             }
-            classify_segment(&key[start..i], &mut out);
+            classify_segment(&key[start..i], out);
             out.push(b as char);
             start = i + 1;
         }
         i += 1;
     }
-    classify_segment(&key[start..], &mut out);
-    out
+    classify_segment(&key[start..], out);
 }
 
 /// Whether a pattern string contains one of our placeholders, i.e. it is a

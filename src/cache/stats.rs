@@ -371,6 +371,8 @@ pub struct Aggregate {
     pub big_key_bytes: u64,
     /// Keys whose `MEMORY USAGE` the server did not answer.
     pub memory_unknown: u64,
+    /// Reused buffer for the pattern of the key being added.
+    scratch: String,
 }
 
 impl Aggregate {
@@ -385,19 +387,24 @@ impl Aggregate {
             big_keys: 0,
             big_key_bytes,
             memory_unknown: 0,
+            scratch: String::new(),
         }
     }
 
     pub fn add(&mut self, k: &KeyInfo) {
-        let pattern = super::pattern::classify(&k.key);
-        let stats = if let Some(s) = self.patterns.get_mut(&pattern) {
-            s
+        let mut pattern = std::mem::take(&mut self.scratch);
+        super::pattern::classify_into(&k.key, &mut pattern);
+        if let Some(s) = self.patterns.get_mut(pattern.as_str()) {
+            s.add(k);
         } else if self.patterns.len() < self.max_patterns {
-            self.patterns.entry(pattern).or_default()
+            self.patterns.entry(pattern.clone()).or_default().add(k);
         } else {
-            self.patterns.entry(OTHER_PATTERN.to_string()).or_default()
-        };
-        stats.add(k);
+            self.patterns
+                .entry(OTHER_PATTERN.to_string())
+                .or_default()
+                .add(k);
+        }
+        self.scratch = pattern;
         self.overall.add(k);
         if let Some(n) = self.nodes.get_mut(k.node) {
             n.keys += 1;

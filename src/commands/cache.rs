@@ -263,9 +263,27 @@ fn pct(x: f64) -> String {
 
 fn ttl_cell(t: &TtlBuckets) -> String {
     format!(
-        "{} / {} / {} / {} / {}",
+        "{}/{}/{}/{}/{}",
         t.none, t.lt_1m, t.lt_1h, t.lt_1d, t.longer
     )
+}
+
+/// Bytes in at most ~5 characters for dense cells: `88B`, `1.4k`, `23M`.
+fn short_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "k", "M", "G", "T"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i + 1 < UNITS.len() {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n}B")
+    } else if v < 10.0 {
+        format!("{v:.1}{}", UNITS[i])
+    } else {
+        format!("{v:.0}{}", UNITS[i])
+    }
 }
 
 fn ms_text(ms: Option<i64>) -> String {
@@ -305,7 +323,7 @@ fn render_inspect<W: Write>(out: &mut W, r: &InspectReport, limit: usize) -> Res
     let o = &r.overall;
     writeln!(
         out,
-        "scanned {} keys in {}{}: {} keys, {} in {} patterns; key size p50 {} p90 {} p99 {} max {}",
+        "scanned {} keys in {}{}: {}{} keys, {} in {} patterns; key size p50 {} p90 {} p99 {} max {}",
         r.scan.keys_scanned,
         output::duration_ms(r.scan.duration_ms),
         r.scan
@@ -313,6 +331,11 @@ fn render_inspect<W: Write>(out: &mut W, r: &InspectReport, limit: usize) -> Res
             .as_ref()
             .map(|m| format!(" matching '{m}'"))
             .unwrap_or_default(),
+        if r.scan.extrapolation.is_some() {
+            "an estimated "
+        } else {
+            ""
+        },
         o.keys,
         output::bytes(o.memory_bytes),
         o.patterns,
@@ -327,17 +350,12 @@ fn render_inspect<W: Write>(out: &mut W, r: &InspectReport, limit: usize) -> Res
     writeln!(out)?;
     let mut t = output::table(&[
         "pattern",
-        "keys",
-        "share",
-        "memory",
-        "mem share",
+        "keys (share)",
+        "memory (share)",
         "mean",
-        "p50",
-        "p90",
-        "p99",
-        "max",
+        "size p50/p90/p99/max",
         "types",
-        "TTL none / <1m / <1h / <1d / longer",
+        "TTL none/<1m/<1h/<1d/more",
     ]);
     for p in r.patterns.iter().take(limit) {
         let types = p
@@ -348,15 +366,20 @@ fn render_inspect<W: Write>(out: &mut W, r: &InspectReport, limit: usize) -> Res
             .join(" ");
         t.add_row(vec![
             Cell::new(&p.pattern),
-            Cell::new(p.keys),
-            Cell::new(pct(p.share_keys)),
-            Cell::new(output::bytes(p.memory_bytes)),
-            Cell::new(pct(p.share_memory)),
+            Cell::new(format!("{} ({})", p.keys, pct(p.share_keys))),
+            Cell::new(format!(
+                "{} ({})",
+                output::bytes(p.memory_bytes),
+                pct(p.share_memory)
+            )),
             Cell::new(output::bytes(p.mean_bytes)),
-            Cell::new(output::bytes(p.size.p50)),
-            Cell::new(output::bytes(p.size.p90)),
-            Cell::new(output::bytes(p.size.p99)),
-            Cell::new(output::bytes(p.size.max)),
+            Cell::new(format!(
+                "{}/{}/{}/{}",
+                short_bytes(p.size.p50),
+                short_bytes(p.size.p90),
+                short_bytes(p.size.p99),
+                short_bytes(p.size.max)
+            )),
             Cell::new(types),
             Cell::new(ttl_cell(&p.ttl)),
         ]);
