@@ -1020,3 +1020,182 @@ fn warm_reports_exact_confirmed_keys_when_redis_goes_away() {
         "{err}"
     );
 }
+
+#[test]
+fn rediss_tls_with_a_private_ca() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = |f: &str| dir.path().join(f).display().to_string();
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .output()
+            .expect("openssl (needed to make test certificates)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &d("ca.key"),
+        "-out",
+        &d("ca.crt"),
+        "-days",
+        "2",
+        "-subj",
+        "/CN=pgadvisor test CA",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &d("srv.key"),
+        "-out",
+        &d("srv.csr"),
+        "-subj",
+        "/CN=localhost",
+    ]);
+    std::fs::write(d("ext.cnf"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n").expect("write");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        &d("srv.csr"),
+        "-CA",
+        &d("ca.crt"),
+        "-CAkey",
+        &d("ca.key"),
+        "-CAcreateserial",
+        "-out",
+        &d("srv.crt"),
+        "-days",
+        "2",
+        "-extfile",
+        &d("ext.cnf"),
+    ]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("free port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let child = Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .args([
+            "--tls-cert-file",
+            &d("srv.crt"),
+            "--tls-key-file",
+            &d("srv.key"),
+            "--tls-ca-cert-file",
+            &d("ca.crt"),
+            "--tls-auth-clients",
+            "no",
+        ])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let server = PrivateRedis { child, port };
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", server.port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let url = format!("rediss://localhost:{port}/");
+    let trusted = Command::new(BIN)
+        .args(["cache", "inspect", "--redis", &url, "--format", "json"])
+        .env("SSL_CERT_FILE", d("ca.crt"))
+        .output()
+        .expect("run");
+    let report = json_of(&trusted);
+    assert!(
+        report["target"]
+            .as_str()
+            .is_some_and(|t| t.ends_with("(TLS)"))
+    );
+    assert_eq!(report["overall"]["keys"], 0);
+    // Without the CA the certificate is refused, with a hint.
+    let untrusted = run(&["cache", "inspect", "--redis", &url]);
+    assert_eq!(untrusted.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&untrusted.stderr).contains("not trusted"));
+}
+
+#[test]
+fn interrupted_inspect_prints_a_cursor_that_resumes_where_it_stopped() {
+    let p = prefix("cur");
+    let mut c = single();
+    let mut pipe = redis::pipe();
+    for i in 0..6000 {
+        pipe.cmd("SET").arg(format!("{p}:k:{i}")).arg(1).ignore();
+    }
+    pipe.query::<()>(&mut c).expect("load");
+    let base = [
+        "cache",
+        "inspect",
+        "--redis",
+        &single_url(),
+        "--db",
+        "12",
+        "--scan-count",
+        "100",
+        "--format",
+        "json",
+    ];
+    let glob = format!("{p}:*");
+    // Slow enough (about 6,000 commands/s) that the interrupt lands mid-scan.
+    let child = Command::new(BIN)
+        .args(base)
+        .args(["--match", &glob, "--max-ops-per-sec", "6000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(Duration::from_millis(1200));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let first = child.wait_with_output().expect("wait");
+    assert_eq!(
+        first.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let part: Value = serde_json::from_slice(&first.stdout).expect("partial report");
+    assert_eq!(part["scan"]["interrupted"], true);
+    let cursor = part["scan"]["resume_cursor"]
+        .as_str()
+        .expect("cursor")
+        .to_string();
+    assert!(String::from_utf8_lossy(&first.stderr).contains(&format!("--cursor '{cursor}'")));
+    let rest = json_of(&run(
+        &[&base[..], &["--match", &glob, "--cursor", &cursor]].concat()
+    ));
+    cleanup_single(&p);
+    let a = part["scan"]["keys_scanned"].as_u64().unwrap_or(0);
+    let b = rest["scan"]["keys_scanned"].as_u64().unwrap_or(0);
+    assert!(a > 0 && b > 0, "{a} + {b}");
+    // SCAN guarantees every key present throughout is returned at least once.
+    assert!(a + b >= 6000, "{a} + {b}");
+    assert!(a + b <= 6100, "few duplicates: {a} + {b}");
+}

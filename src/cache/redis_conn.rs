@@ -188,6 +188,11 @@ pub fn explain(e: &redis::RedisError, info: &ConnectionInfo, timeout: Duration) 
              --redis-timeout",
             humantime::format_duration(timeout)
         )
+    } else if e.to_string().contains("invalid peer certificate") {
+        anyhow!(
+            "cannot reach Redis at {who}: its TLS certificate is not trusted ({e}). Add the CA to \
+             the system trust store, or point SSL_CERT_FILE at a PEM file with it"
+        )
     } else if e.is_io_error() {
         anyhow!("cannot reach Redis at {who}: {e}")
     } else {
