@@ -64,6 +64,14 @@ pub struct Input<'a> {
     pub biggest: Option<(&'a str, u64)>,
 }
 
+fn keys_word(n: u64) -> String {
+    if n == 1 {
+        "1 key".into()
+    } else {
+        format!("{n} keys")
+    }
+}
+
 pub fn evaluate(i: &Input<'_>, t: &Thresholds) -> Vec<Finding> {
     let mut out = Vec::new();
     for p in i.patterns {
@@ -128,8 +136,8 @@ pub fn evaluate(i: &Input<'_>, t: &Thresholds) -> Vec<Finding> {
             severity: Severity::Warning,
             pattern: None,
             message: format!(
-                "{} keys use {} or more each (the biggest, `{name}`, {}); big keys block Redis while read, written or deleted",
-                i.big_keys,
+                "{} at or above {} (the biggest, `{name}`, {}); big keys block Redis while they are read, written or deleted",
+                keys_word(i.big_keys),
                 crate::output::bytes(t.big_key_bytes),
                 crate::output::bytes(bytes)
             ),
@@ -143,10 +151,10 @@ pub fn evaluate(i: &Input<'_>, t: &Thresholds) -> Vec<Finding> {
                 severity: Severity::Info,
                 pattern: Some(top.pattern.clone()),
                 message: format!(
-                    "`{}` holds {:.1}% of the memory scanned ({} keys)",
+                    "`{}` holds {:.1}% of the memory scanned ({})",
                     top.pattern,
                     top.share_memory * 100.0,
-                    top.keys
+                    keys_word(top.keys)
                 ),
                 help: "make sure this is the data worth caching: shorten its TTL, cache fewer columns, or compress the values".into(),
             });

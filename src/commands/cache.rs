@@ -257,6 +257,20 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
     Ok(ExitStatus::Success)
 }
 
+/// `output::table`, except that unit tests always get the pipe style so
+/// snapshots do not depend on whether `cargo test` runs in a terminal.
+fn table(header: &[&str]) -> comfy_table::Table {
+    #[allow(unused_mut)]
+    let mut t = output::table(header);
+    #[cfg(test)]
+    {
+        t.load_style(comfy_table::presets::ASCII_MARKDOWN);
+        t.set_content_arrangement(comfy_table::ContentArrangement::Disabled);
+        t.force_no_tty();
+    }
+    t
+}
+
 fn pct(x: f64) -> String {
     format!("{:.1}%", x * 100.0)
 }
@@ -348,7 +362,7 @@ fn render_inspect<W: Write>(out: &mut W, r: &InspectReport, limit: usize) -> Res
         writeln!(out, "note: {x}")?;
     }
     writeln!(out)?;
-    let mut t = output::table(&[
+    let mut t = table(&[
         "pattern",
         "keys (share)",
         "memory (share)",
@@ -403,7 +417,7 @@ fn render_inspect<W: Write>(out: &mut W, r: &InspectReport, limit: usize) -> Res
             continue;
         }
         writeln!(out, "\n{title}")?;
-        let mut t = output::table(&["key", "type", "memory", "elements", "TTL", "node"]);
+        let mut t = table(&["key", "type", "memory", "elements", "TTL", "node"]);
         for k in keys {
             t.add_row(vec![
                 output::shorten(&k.key, 60),
@@ -418,7 +432,7 @@ fn render_inspect<W: Write>(out: &mut W, r: &InspectReport, limit: usize) -> Res
     }
     if r.nodes.len() > 1 {
         writeln!(out, "\nNodes")?;
-        let mut t = output::table(&[
+        let mut t = table(&[
             "node",
             "keys scanned",
             "memory scanned",
@@ -546,7 +560,7 @@ fn render_warm<W: Write>(out: &mut W, summaries: &[EntrySummary], dry_run: bool)
     } else {
         "keys written"
     };
-    let mut t = output::table(&[
+    let mut t = table(&[
         "entry",
         "status",
         "rows read",
@@ -647,4 +661,123 @@ fn render_invalidate<W: Write>(out: &mut W, r: &InvalidateReport) -> Result<()> 
         writeln!(out, "nothing deleted; re-run with --yes to unlink them")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::findings::{self, Thresholds};
+    use crate::cache::inspect::{BiggestKeys, NodeReport, ScanInfo};
+    use crate::cache::server::{ServerFacts, ServerSummary};
+    use crate::cache::stats::{Aggregate, KeyInfo, type_index};
+
+    const INFO: &str = "redis_version:7.0.15\r\nredis_mode:standalone\r\nconnected_clients:4\r\nused_memory:2097152\r\nused_memory_peak:3145728\r\nmaxmemory:0\r\nmaxmemory_policy:noeviction\r\nexpired_keys:120\r\nevicted_keys:0\r\nkeyspace_hits:600\r\nkeyspace_misses:400\r\nrole:master\r\n";
+
+    fn report() -> InspectReport {
+        let mut agg = Aggregate::new(100, 3, 1, 1 << 20);
+        let mut add = |key: String, t: &str, ttl: Option<i64>, mem: u64, el: Option<u64>| {
+            agg.add(&KeyInfo {
+                key,
+                type_idx: type_index(t),
+                ttl_ms: ttl,
+                memory: Some(mem),
+                elements: el,
+                node: 0,
+            })
+        };
+        for i in 0..40u64 {
+            add(
+                format!("customer:{i}"),
+                "string",
+                Some(3_000_000),
+                180 + i % 7,
+                None,
+            );
+        }
+        for i in 0..20u64 {
+            add(format!("churn:{i}"), "hash", Some(1_500_000), 120, Some(3));
+        }
+        for i in 0..12u64 {
+            add(
+                format!("session:{:08x}-1111-4222-8333-{:012x}", i, i * 31),
+                "string",
+                None,
+                136,
+                None,
+            );
+        }
+        add("queue:jobs".into(), "list", None, 2_400_000, Some(50_000));
+        let patterns = agg.pattern_reports(1.0);
+        let overall = agg.overall_report(1.0);
+        let server =
+            ServerSummary::from_nodes(vec![ServerFacts::from_info("127.0.0.1:6379", INFO, 73)]);
+        let names = vec!["127.0.0.1:6379".to_string()];
+        let by_memory = agg.top_memory.sorted(&names);
+        let biggest = by_memory
+            .first()
+            .map(|k| (k.key.as_str(), k.memory_bytes.unwrap_or(0)));
+        let findings = findings::evaluate(
+            &findings::Input {
+                patterns: &patterns,
+                overall: &overall,
+                server: &server,
+                big_keys: agg.big_keys,
+                biggest,
+            },
+            &Thresholds::default(),
+        );
+        InspectReport {
+            target: "127.0.0.1:6379/0".into(),
+            mode: "standalone",
+            db: 0,
+            scan: ScanInfo {
+                complete: true,
+                interrupted: false,
+                match_glob: None,
+                keys_scanned: 73,
+                keys_vanished: 0,
+                memory_unknown: 0,
+                extrapolation_factor: 1.0,
+                extrapolation: None,
+                resume_cursor: None,
+                duration_ms: 12.5,
+            },
+            overall,
+            patterns,
+            biggest_keys: BiggestKeys {
+                by_memory: by_memory.clone(),
+                by_elements: agg.top_elements.sorted(&names),
+            },
+            nodes: vec![NodeReport {
+                node: names[0].clone(),
+                replica_of: None,
+                keys: 73,
+                memory_bytes: agg.overall.memory,
+                dbsize: 73,
+                cursor: 0,
+            }],
+            server,
+            findings,
+        }
+    }
+
+    #[test]
+    fn inspect_table_snapshot() {
+        let mut out = Vec::new();
+        render_inspect(&mut out, &report(), 30).expect("render");
+        insta::assert_snapshot!(String::from_utf8_lossy(&out));
+    }
+
+    #[test]
+    fn inspect_json_snapshot() {
+        let json = serde_json::to_string_pretty(&report()).expect("serialize");
+        insta::assert_snapshot!(json);
+    }
+
+    #[test]
+    fn short_bytes_units() {
+        assert_eq!(short_bytes(88), "88B");
+        assert_eq!(short_bytes(1500), "1.5k");
+        assert_eq!(short_bytes(23 << 20), "23M");
+    }
 }
