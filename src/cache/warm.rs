@@ -666,34 +666,21 @@ async fn run_entry(
     let mut inflight: VecDeque<(u64, tokio::task::JoinHandle<Result<Written>>)> = VecDeque::new();
     let concurrency = opts.concurrency.max(1);
     let mut failure: Option<EntryError> = None;
-    loop {
+    let fetch_err = |err: tokio_postgres::Error| {
+        EntryError::Postgres(pg_error(&err).context(format!("entry {:?}: fetching rows", e.name)))
+    };
+    // Fetch `batch_size` rows from the portal (one round trip).
+    let fetch = || async {
+        use futures_util::TryStreamExt;
         limiter.acquire(e.batch_size as u64).await;
-        let rows: Vec<tokio_postgres::Row> = {
-            use futures_util::TryStreamExt;
-            let stream = tx
-                .query_portal_raw(&portal, e.batch_size as i32)
-                .await
-                .map_err(|err| {
-                    EntryError::Postgres(
-                        pg_error(&err).context(format!("entry {:?}: fetching rows", e.name)),
-                    )
-                });
-            match stream {
-                Ok(st) => match st.try_collect().await {
-                    Ok(r) => r,
-                    Err(err) => {
-                        failure = Some(EntryError::Postgres(
-                            pg_error(&err).context(format!("entry {:?}: fetching rows", e.name)),
-                        ));
-                        break;
-                    }
-                },
-                Err(err) => {
-                    failure = Some(err);
-                    break;
-                }
-            }
-        };
+        let stream = tx.query_portal_raw(&portal, e.batch_size as i32).await?;
+        stream.try_collect::<Vec<tokio_postgres::Row>>().await
+    };
+    let mut rows = match fetch().await {
+        Ok(r) => r,
+        Err(err) => return Err(fetch_err(err)),
+    };
+    loop {
         let done = rows.len() < e.batch_size;
         s.rows_read += rows.len() as u64;
         let items = match items_of(&rows, e, &p, opts.seed, &mut s.rows_skipped) {
@@ -708,46 +695,60 @@ async fn run_entry(
         if let Some(cb) = progress {
             cb(&e.name, rows.len() as u64);
         }
-        match topo {
-            None => {
-                for it in &items {
-                    if s.samples.len() < opts.samples {
-                        s.samples.push(sample_of(it));
+        // PostgreSQL produces the next batch while this one is written.
+        let next = async { if done { None } else { Some(fetch().await) } };
+        let write = async {
+            match topo {
+                None => {
+                    for it in &items {
+                        if s.samples.len() < opts.samples {
+                            s.samples.push(sample_of(it));
+                        }
+                        s.keys_written += 1;
+                        s.bytes += it.bytes();
                     }
-                    s.keys_written += 1;
-                    s.bytes += it.bytes();
                 }
-            }
-            Some(t) => {
-                let mut per_node: Vec<Vec<Item>> = (0..slots.len()).map(|_| Vec::new()).collect();
-                for it in items {
-                    match t.node_for_key(&it.key) {
-                        Ok(n) => per_node[n].push(it),
-                        Err(err) => {
-                            failure = Some(EntryError::Redis(err));
-                            break;
+                Some(t) => {
+                    let mut per_node: Vec<Vec<Item>> =
+                        (0..slots.len()).map(|_| Vec::new()).collect();
+                    for it in items {
+                        match t.node_for_key(&it.key) {
+                            Ok(n) => per_node[n].push(it),
+                            Err(err) => {
+                                failure = Some(EntryError::Redis(err));
+                                return;
+                            }
+                        }
+                    }
+                    for (n, group) in per_node.into_iter().enumerate() {
+                        if group.is_empty() {
+                            continue;
+                        }
+                        let count = group.len() as u64;
+                        inflight.push_back((
+                            count,
+                            tokio::spawn(send(slots[n].clone(), group, opts.retries)),
+                        ));
+                    }
+                    while inflight.len() >= concurrency * slots.len().max(1) && failure.is_none() {
+                        if let Some(f) = collect_one(&mut inflight, s).await {
+                            failure = Some(f);
                         }
                     }
                 }
-                for (n, group) in per_node.into_iter().enumerate() {
-                    if group.is_empty() {
-                        continue;
-                    }
-                    let count = group.len() as u64;
-                    inflight.push_back((
-                        count,
-                        tokio::spawn(send(slots[n].clone(), group, opts.retries)),
-                    ));
-                }
-                while inflight.len() >= concurrency * slots.len().max(1) && failure.is_none() {
-                    if let Some(f) = collect_one(&mut inflight, s).await {
-                        failure = Some(f);
-                    }
-                }
             }
-        }
-        if done || failure.is_some() || s.error.is_some() {
+        };
+        let (next, ()) = tokio::join!(next, write);
+        if failure.is_some() || s.error.is_some() {
             break;
+        }
+        match next {
+            None => break,
+            Some(Ok(r)) => rows = r,
+            Some(Err(err)) => {
+                failure = Some(fetch_err(err));
+                break;
+            }
         }
     }
     while !inflight.is_empty() {
