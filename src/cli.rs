@@ -50,6 +50,8 @@ pub enum Command {
     /// Execute a plan file: CREATE/DROP INDEX CONCURRENTLY with lock
     /// timeouts, retries, cleanup of invalid leftovers and verification.
     Apply(commands::apply::Args),
+    /// Inspect, warm and invalidate the Redis cache in front of PostgreSQL.
+    Cache(commands::cache::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -80,6 +82,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Pool(args) => commands::pool::run(args).await,
             Command::Explain(args) => commands::explain::run(args).await,
             Command::Apply(args) => commands::apply::run(args).await,
+            Command::Cache(args) => commands::cache::run(args).await,
         }
     })
 }

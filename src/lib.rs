@@ -11,6 +11,7 @@
 
 pub mod advise;
 pub mod apply;
+pub mod cache;
 pub mod catalog;
 pub mod check;
 pub mod cli;

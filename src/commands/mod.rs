@@ -3,6 +3,7 @@
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
 pub mod apply;
+pub mod cache;
 pub mod check;
 pub mod explain;
 pub mod fingerprint;

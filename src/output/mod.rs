@@ -66,7 +66,8 @@ pub fn table(header: &[&str]) -> Table {
 
 /// Write a value as pretty JSON followed by a newline.
 pub fn write_json<W: Write, T: serde::Serialize>(out: &mut W, value: &T) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+    // Through io::Error so a closed pipe (`… | head`) is recognised as one.
+    serde_json::to_writer_pretty(&mut *out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }
