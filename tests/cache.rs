@@ -481,7 +481,7 @@ fn spec_file(p: &str, dir: &tempfile::TempDir) -> String {
 
 /// Expected fixture values (see fixtures/cache/schema.sql).
 fn active(i: u64) -> bool {
-    !(i % 50 == 0 || i % 12 == 0)
+    !(i.is_multiple_of(50) || i.is_multiple_of(12))
 }
 
 /// What a test reads back for one key: the string value, the hash fields, PTTL.

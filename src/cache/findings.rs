@@ -114,9 +114,11 @@ pub fn evaluate(i: &Input<'_>, t: &Thresholds) -> Vec<Finding> {
         });
     }
     let lookups = i.server.keyspace_hits + i.server.keyspace_misses;
-    if let Some(r) = i.server.hit_ratio {
-        if lookups >= t.min_lookups && r < t.min_hit_ratio {
-            out.push(Finding {
+    if let Some(r) = i.server.hit_ratio
+        && lookups >= t.min_lookups
+        && r < t.min_hit_ratio
+    {
+        out.push(Finding {
                 rule: "low-hit-ratio",
                 severity: Severity::Warning,
                 pattern: None,
@@ -127,7 +129,6 @@ pub fn evaluate(i: &Input<'_>, t: &Thresholds) -> Vec<Finding> {
                 ),
                 help: "check TTLs are not shorter than the re-read interval, warm the cache after deploys (pgadvisor cache warm), and watch evicted_keys for a too-small maxmemory".into(),
             });
-        }
     }
     if i.big_keys > 0 {
         let (name, bytes) = i.biggest.unwrap_or(("?", 0));
@@ -144,9 +145,11 @@ pub fn evaluate(i: &Input<'_>, t: &Thresholds) -> Vec<Finding> {
             help: "split them (per-field keys, paged lists), keep cached values small, and delete big keys with UNLINK".into(),
         });
     }
-    if let Some(top) = i.patterns.first() {
-        if i.patterns.len() >= 2 && top.share_memory >= t.dominant_share {
-            out.push(Finding {
+    if let Some(top) = i.patterns.first()
+        && i.patterns.len() >= 2
+        && top.share_memory >= t.dominant_share
+    {
+        out.push(Finding {
                 rule: "pattern-dominates-memory",
                 severity: Severity::Info,
                 pattern: Some(top.pattern.clone()),
@@ -158,7 +161,6 @@ pub fn evaluate(i: &Input<'_>, t: &Thresholds) -> Vec<Finding> {
                 ),
                 help: "make sure this is the data worth caching: shorten its TTL, cache fewer columns, or compress the values".into(),
             });
-        }
     }
     out
 }

@@ -253,10 +253,10 @@ impl KeyTemplate {
     pub fn columns(&self) -> Vec<&str> {
         let mut seen = Vec::new();
         for p in &self.parts {
-            if let KeyPart::Column(c) = p {
-                if !seen.contains(&c.as_str()) {
-                    seen.push(c.as_str());
-                }
+            if let KeyPart::Column(c) = p
+                && !seen.contains(&c.as_str())
+            {
+                seen.push(c.as_str());
             }
         }
         seen

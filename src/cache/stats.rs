@@ -303,12 +303,11 @@ impl TopN {
         if self.n == 0 {
             return;
         }
-        if self.heap.len() == self.n {
-            if let Some(Reverse(min)) = self.heap.peek() {
-                if score <= min.0 {
-                    return;
-                }
-            }
+        if self.heap.len() == self.n
+            && let Some(Reverse(min)) = self.heap.peek()
+            && score <= min.0
+        {
+            return;
         }
         self.heap.push(Reverse((
             score,

@@ -503,10 +503,10 @@ async fn send(slot: Arc<NodeSlot>, items: Vec<Item>, retries: u32) -> Result<Wri
                     Duration::from_millis(200u64 << attempt.min(5)).min(Duration::from_secs(5));
                 tokio::time::sleep(backoff).await;
                 let mut g = slot.conn.lock().await;
-                if g.0 == generation {
-                    if let Ok(c) = redis_conn::connect(&slot.info, slot.timeout).await {
-                        *g = (generation + 1, c);
-                    }
+                if g.0 == generation
+                    && let Ok(c) = redis_conn::connect(&slot.info, slot.timeout).await
+                {
+                    *g = (generation + 1, c);
                 }
             }
             Err(e) => {
@@ -777,14 +777,14 @@ async fn collect_one(
         Ok(Ok(w)) => {
             s.keys_written += w.keys;
             s.bytes += w.bytes;
-            if let Some(err) = w.error {
-                if s.error.is_none() {
-                    s.error = Some(format!(
-                        "entry {:?}: Redis refused {} of {count} keys in a batch (keys confirmed written so far are counted); first: {err}",
-                        s.name,
-                        count - w.keys
-                    ));
-                }
+            if let Some(err) = w.error
+                && s.error.is_none()
+            {
+                s.error = Some(format!(
+                    "entry {:?}: Redis refused {} of {count} keys in a batch (keys confirmed written so far are counted); first: {err}",
+                    s.name,
+                    count - w.keys
+                ));
             }
             None
         }
