@@ -1,0 +1,31 @@
+#!/usr/bin/env python3
+"""The peer in bench/fingerprint.sh: libpg_query's fingerprint through pglast.
+
+Reads the same file as `pgadvisor fingerprint`, splits it with libpg_query's
+own scanner, fingerprints each statement and writes one JSON object per
+line (like `--format jsonl`), so both sides do the whole job.
+usage: pglast_fingerprint.py FILE > out.jsonl
+"""
+import json
+import sys
+
+from pglast.parser import fingerprint, normalize, split
+
+def main():
+    with open(sys.argv[1], encoding="utf-8") as f:
+        text = f.read()
+    out = sys.stdout
+    write = out.write
+    dumps = json.dumps
+    for stmt in split(text, with_parser=False):
+        try:
+            fp = fingerprint(stmt)
+            norm = normalize(stmt)
+            fallback = False
+        except Exception:
+            fp, norm, fallback = None, stmt, True
+        write(dumps({"fingerprint": fp, "normalized": norm, "fallback": fallback}))
+        write("\n")
+
+if __name__ == "__main__":
+    main()
