@@ -193,6 +193,58 @@ pub fn drops(catalog: &Catalog, used_by_workload: &HashSet<String>) -> Vec<DropP
     out
 }
 
+/// Without usage counters (offline, from a schema file), an index whose
+/// leading column no workload query filters, joins, sorts or groups on is
+/// unused by that workload. Weaker evidence than counters, and said so.
+pub fn unused_by_workload(
+    catalog: &Catalog,
+    accesses: &[&crate::advise::extract::TableAccess],
+    already: &[DropProposal],
+) -> Vec<DropProposal> {
+    let mut out = Vec::new();
+    for idx in catalog
+        .indexes
+        .iter()
+        .filter(|i| i.valid && !i.is_protected())
+    {
+        if already.iter().any(|d| d.index == qname(idx)) {
+            continue;
+        }
+        let Some(lead) = idx.keys.first() else {
+            continue;
+        };
+        let mut on_table = accesses
+            .iter()
+            .filter(|a| a.schema == idx.table_schema && a.table == idx.table)
+            .peekable();
+        if on_table.peek().is_none() {
+            // The workload does not read this table at all: no evidence either way.
+            continue;
+        }
+        let used = on_table.any(|a| {
+            a.preds.iter().any(|p| p.column == lead.expr)
+                || a.order_by.iter().any(|k| k.column == lead.expr)
+                || a.group_by.iter().any(|c| *c == lead.expr)
+        });
+        if !used {
+            let mut p = proposal(
+                idx,
+                DropReason::Unused,
+                None,
+                format!(
+                    "no workload query filters, joins, sorts or groups on its leading column {}",
+                    lead.expr
+                ),
+            );
+            p.warnings.push(
+                "judged from the workload's SQL only (no usage counters offline): confirm with pg_stat_user_indexes.idx_scan before dropping".into(),
+            );
+            out.push(p);
+        }
+    }
+    out
+}
+
 /// Foreign keys with no index leading with their columns (in any order,
 /// since the checks use equality on all of them), ranked by referencing
 /// table size times the write activity on the referenced table.
@@ -418,6 +470,21 @@ mod tests {
         assert_eq!(d[0].reason, DropReason::Invalid);
         // The other copy is no longer a duplicate of an invalid index.
         assert!(!d.iter().any(|p| p.reason == DropReason::Duplicate));
+    }
+
+    #[test]
+    fn offline_unused_means_no_workload_query_touches_the_leading_column() {
+        let c = seed();
+        let q = crate::advise::workload::parse_for_advice(
+            "SELECT score FROM app.customer_scores WHERE customer_id = $1 AND score_type = $2 ORDER BY created_at DESC LIMIT 1",
+        )
+        .expect("parses");
+        let f = crate::advise::extract::extract(&q, &c);
+        let acc: Vec<&crate::advise::extract::TableAccess> = f.accesses.iter().collect();
+        let d = unused_by_workload(&c, &acc, &[]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].index, "app.customer_scores_confidence_idx");
+        assert_eq!(d[0].warnings.len(), 1);
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub struct AdviseQuery {
 
 /// Knobs of the selection (rules/advise.yaml).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// At most this many new indexes.
     pub max_indexes: usize,
@@ -43,6 +43,20 @@ pub struct Settings {
     pub regression_tolerance: f64,
     /// Planner cost units charged per written row per extra index.
     pub write_cost_per_row: f64,
+}
+
+impl Settings {
+    /// The shipped rules/advise.yaml.
+    pub const DEFAULT_YAML: &'static str = include_str!("../../rules/advise.yaml");
+
+    /// Parse a rules file; unknown keys are errors naming the file.
+    pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<Settings> {
+        serde_norway::from_str::<Option<Settings>>(text)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                anyhow::anyhow!("{origin}: {e}; see rules/advise.yaml for the keys advise reads")
+            })
+    }
 }
 
 impl Default for Settings {
@@ -429,4 +443,25 @@ pub async fn select(
 
 fn current_base(base: &[Option<PlanSummary>], qi: usize) -> f64 {
     base[qi].as_ref().map(|p| p.total_cost).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_rules_are_the_defaults() {
+        assert_eq!(
+            Settings::from_yaml(Settings::DEFAULT_YAML, "rules/advise.yaml").expect("parses"),
+            Settings::default()
+        );
+        let s = Settings::from_yaml("max_indexes: 3\n", "x.yaml").expect("partial file");
+        assert_eq!(s.max_indexes, 3);
+        assert_eq!(s.min_cost_drop, Settings::default().min_cost_drop);
+        let e = Settings::from_yaml("max_indexs: 3\n", "x.yaml").expect_err("typo");
+        assert!(
+            e.to_string().contains("x.yaml") && e.to_string().contains("max_indexs"),
+            "{e}"
+        );
+    }
 }
