@@ -41,6 +41,9 @@ pub enum Command {
     Top(commands::top::Args),
     /// Save pg_stat_statements counters to measure a window with `top --since`.
     Snapshot(commands::snapshot::Args),
+    /// Check the connection settings: connect and print the server version,
+    /// TLS state, user and database.
+    Ping(commands::ping::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -68,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Rule(args) => commands::rule::run(args).await,
             Command::Top(args) => commands::top::run(args).await,
             Command::Snapshot(args) => commands::snapshot::run(args).await,
+            Command::Ping(args) => commands::ping::run(args).await,
         }
     })
 }

@@ -8,3 +8,4 @@ pub mod fingerprint;
 pub mod rule;
 pub mod snapshot;
 pub mod top;
+pub mod ping;
