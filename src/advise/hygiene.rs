@@ -224,7 +224,7 @@ pub fn unused_by_workload(
         let used = on_table.any(|a| {
             a.preds.iter().any(|p| p.column == lead.expr)
                 || a.order_by.iter().any(|k| k.column == lead.expr)
-                || a.group_by.iter().any(|c| *c == lead.expr)
+                || a.group_by.contains(&lead.expr)
         });
         if !used {
             let mut p = proposal(

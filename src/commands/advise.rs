@@ -247,7 +247,7 @@ pub fn shapes_from_sql(text: &str, origin: &str) -> (Vec<QueryShape>, Vec<QueryS
             .filter_map(|l| l.trim().strip_prefix("--").map(str::trim))
             .filter_map(|l| l.strip_prefix("weight:").map(str::trim))
             .filter_map(|n| n.parse::<i64>().ok())
-            .last()
+            .next_back()
             .unwrap_or(1)
             .max(1);
         stats.push(intake::StatementStat {
