@@ -92,19 +92,16 @@ pub fn drops(catalog: &Catalog, used_by_workload: &HashSet<String>) -> Vec<DropP
     }
 
     // Duplicates: same table, method, keys (with order), INCLUDE and predicate.
-    // Keep the protected one (constraint, unique), else one a workload plan
-    // uses, else the most scanned, else the shorter (plainer) name.
+    // Keep the protected one (constraint, unique), else the most scanned,
+    // else the shorter (plainer) name. Which of two identical indexes a
+    // plan happens to use says nothing: it would use the other just as well.
     let valid: Vec<&Index> = catalog.indexes.iter().filter(|i| i.valid).collect();
     for (a_pos, a) in valid.iter().enumerate() {
         for b in valid.iter().skip(a_pos + 1) {
             if !same_table(a, b) || !same_definition(a, b) {
                 continue;
             }
-            let (keep, drop) = if prefer_keep(a, b, used_by_workload) {
-                (a, b)
-            } else {
-                (b, a)
-            };
+            let (keep, drop) = if prefer_keep(a, b) { (a, b) } else { (b, a) };
             if drop.is_protected()
                 || dropped.contains(&qname(drop))
                 || dropped.contains(&qname(keep))
@@ -352,11 +349,10 @@ fn same_definition(a: &Index, b: &Index) -> bool {
         && a.unique == b.unique
 }
 
-fn prefer_keep(a: &Index, b: &Index, used: &HashSet<String>) -> bool {
+fn prefer_keep(a: &Index, b: &Index) -> bool {
     let rank = |i: &Index| {
         (
             i.is_protected(),
-            used.contains(&qname(i)),
             i.idx_scan,
             std::cmp::Reverse(i.name.len()),
             std::cmp::Reverse(i.name.clone()),

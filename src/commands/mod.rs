@@ -5,7 +5,7 @@
 pub mod advise;
 pub mod check;
 pub mod fingerprint;
+pub mod ping;
 pub mod rule;
 pub mod snapshot;
 pub mod top;
-pub mod ping;
