@@ -297,7 +297,11 @@ impl AdviceReport {
                     f.constraint.clone(),
                     format!("{} ({})", f.table, f.columns.join(", ")),
                     f.references.clone(),
-                    format!("{:.0}", f.table_rows),
+                    if self.mode == Mode::Offline {
+                        "-".to_string()
+                    } else {
+                        format!("{:.0}", f.table_rows)
+                    },
                     prop,
                 ]);
             }
@@ -350,14 +354,19 @@ impl AdviceReport {
             ));
         }
         let s = &self.summary;
+        let drop_bytes = if self.mode == Mode::Offline {
+            String::new()
+        } else {
+            format!(" ({})", output::bytes(s.drop_bytes.max(0) as u64))
+        };
         out.push_str(&format!(
-            "summary: {} new indexes{}, {} drops ({}){}\n",
+            "summary: {} new indexes{}, {} drops{}{}\n",
             s.indexes,
             s.index_bytes
                 .map(|b| format!(" ({})", output::bytes(b.max(0) as u64)))
                 .unwrap_or_default(),
             s.drops,
-            output::bytes(s.drop_bytes.max(0) as u64),
+            drop_bytes,
             s.time_saved_pct
                 .map(|p| format!(", about {p:.0}% of workload execution time saved"))
                 .unwrap_or_default()

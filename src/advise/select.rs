@@ -455,7 +455,7 @@ pub async fn select(
 /// delivers an ORDER BY … LIMIT, a lookup whose unknown values may match
 /// half the table or more does not count as helped. Literal samples
 /// (logs, SQL files, pg_stat_activity) replace the guess with the truth.
-fn unknown_value_may_match_most_rows(
+pub(crate) fn unknown_value_may_match_most_rows(
     c: &IndexCandidate,
     q: &AdviseQuery,
     catalog: &Catalog,
