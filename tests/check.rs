@@ -69,7 +69,7 @@ impl TestDb {
             name,
             dir: tempfile::tempdir().expect("tempdir"),
         };
-        db.psql(&["-c", "CREATE EXTENSION pg_stat_statements"]);
+        db.psql(&["-c", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"]);
         db
     }
 
