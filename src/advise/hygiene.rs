@@ -92,9 +92,10 @@ pub fn drops(catalog: &Catalog, used_by_workload: &HashSet<String>) -> Vec<DropP
     }
 
     // Duplicates: same table, method, keys (with order), INCLUDE and predicate.
-    // Keep the protected one (constraint, unique), else the most scanned,
-    // else the shorter (plainer) name. Which of two identical indexes a
-    // plan happens to use says nothing: it would use the other just as well.
+    // Keep the protected one (constraint, unique), else the shorter
+    // (plainer) name. Which of two identical indexes plans happen to use
+    // (and so which has the scans) says nothing: they would use the other
+    // just as well.
     let valid: Vec<&Index> = catalog.indexes.iter().filter(|i| i.valid).collect();
     for (a_pos, a) in valid.iter().enumerate() {
         for b in valid.iter().skip(a_pos + 1) {
@@ -353,7 +354,6 @@ fn prefer_keep(a: &Index, b: &Index) -> bool {
     let rank = |i: &Index| {
         (
             i.is_protected(),
-            i.idx_scan,
             std::cmp::Reverse(i.name.len()),
             std::cmp::Reverse(i.name.clone()),
         )

@@ -263,10 +263,16 @@ impl AdviceReport {
                 for w in &d.warnings {
                     ev.push_str(&format!("\nwarning: {w}"));
                 }
+                // Offline there are no sizes: say unknown, not zero.
+                let size = if self.mode == Mode::Offline {
+                    "-".to_string()
+                } else {
+                    output::bytes(d.size_bytes.max(0) as u64)
+                };
                 t.add_row(vec![
                     d.index.clone(),
                     d.reason.as_str().to_string(),
-                    output::bytes(d.size_bytes.max(0) as u64),
+                    size,
                     ev,
                 ]);
             }
