@@ -561,6 +561,8 @@ fn live_database_without_the_extension_says_how_to_enable_it() {
     psql(&server_dsn(), &["-c", &format!("CREATE DATABASE {name}")]);
     let db = TestDb { name };
     let dsn = db.dsn();
+    // The test services' template1 carries the extension; this database must not.
+    psql(&dsn, &["-c", "DROP EXTENSION IF EXISTS pg_stat_statements"]);
     let o = pgadvisor(&["top", "--dsn", &dsn]);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{err}");
