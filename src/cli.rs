@@ -44,6 +44,14 @@ pub enum Command {
     /// Check the connection settings: connect and print the server version,
     /// TLS state, user and database.
     Ping(commands::ping::Args),
+    /// Measure connection use (pg_stat_activity, pg_stat_statements,
+    /// PgBouncer) and propose pool sizes for every layer.
+    Pool(commands::pool::Args),
+    /// Read EXPLAIN output (file, stdin or live) and show where the time goes and how to fix it.
+    Explain(commands::explain::Args),
+    /// Execute a plan file: CREATE/DROP INDEX CONCURRENTLY with lock
+    /// timeouts, retries, cleanup of invalid leftovers and verification.
+    Apply(commands::apply::Args),
 }
 
 /// Parse the process arguments, run the command, map the outcome to an exit code.
@@ -72,6 +80,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
             Command::Top(args) => commands::top::run(args).await,
             Command::Snapshot(args) => commands::snapshot::run(args).await,
             Command::Ping(args) => commands::ping::run(args).await,
+            Command::Pool(args) => commands::pool::run(args).await,
+            Command::Explain(args) => commands::explain::run(args).await,
+            Command::Apply(args) => commands::apply::run(args).await,
         }
     })
 }

@@ -10,15 +10,18 @@
 //! fixtures.
 
 pub mod advise;
+pub mod apply;
 pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod commands;
 pub mod conn;
 pub mod exit;
+pub mod explain;
 pub mod ident;
 pub mod intake;
 pub mod normalize;
 pub mod output;
 pub mod plan;
+pub mod pool;
 pub mod shapes;

@@ -221,3 +221,44 @@ fn bad_input_is_a_clear_error() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("standard input holds no SQL statement"));
 }
+
+/// Over the whole golden corpus: normalizing is idempotent, and a statement
+/// sqlparser parses still parses once normalized.
+#[test]
+fn golden_corpus_round_trips() {
+    use pgadvisor::normalize::{fingerprint, split_statements};
+    use sqlparser::dialect::PostgreSqlDialect;
+    use sqlparser::parser::Parser;
+    let mut checked = 0;
+    for entry in std::fs::read_dir(fixtures()).expect("fixtures/fingerprint exists") {
+        let path = entry.expect("readable dir entry").path();
+        if path.extension().is_none_or(|e| e != "sql") {
+            continue;
+        }
+        let src = std::fs::read_to_string(&path).expect("fixture is UTF-8");
+        for stmt in split_statements(&src) {
+            let once = fingerprint(stmt.text);
+            assert_eq!(
+                fingerprint(&once.text),
+                once,
+                "{}:{}",
+                path.display(),
+                stmt.line
+            );
+            if Parser::parse_sql(&PostgreSqlDialect {}, stmt.text).is_ok() && !once.fallback {
+                assert!(
+                    Parser::parse_sql(&PostgreSqlDialect {}, &once.text).is_ok(),
+                    "{}:{}: {}",
+                    path.display(),
+                    stmt.line,
+                    once.text
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} statements in the golden corpus"
+    );
+}

@@ -89,10 +89,20 @@ impl IndexCandidate {
         self.keys.iter().map(key_text).collect()
     }
 
+    /// `schema.table`, or the bare table when the schema is unknown (a plan
+    /// captured without VERBOSE does not name it).
+    fn qualified_table(&self) -> String {
+        if self.schema.is_empty() {
+            quote_ident(&self.table)
+        } else {
+            quote_qualified(&self.schema, &self.table)
+        }
+    }
+
     fn body(&self) -> String {
         let mut s = format!(
             "{} ({})",
-            quote_qualified(&self.schema, &self.table),
+            self.qualified_table(),
             self.keys.iter().map(key_sql).collect::<Vec<_>>().join(", ")
         );
         if !self.include.is_empty() {

@@ -27,7 +27,7 @@ pub enum Mode {
 #[derive(Debug, Clone, Serialize)]
 pub struct QueryEvidence {
     pub fingerprint: Fingerprint,
-    /// Shortened query text.
+    /// The query text the planner was asked about (a literal sample when there was one).
     pub query: String,
     pub calls: f64,
     pub cost_before: Option<f64>,
@@ -141,6 +141,13 @@ impl IndexProposal {
             plan_after: Vec::new(),
         }
     }
+}
+
+/// Whether a foreign key's index goes into the plan file: only when the
+/// referenced table sees deletes or updates (each one scans the referencing
+/// table without it). Otherwise it stays advice in the report.
+pub fn fk_index_in_plan(f: &ForeignKeyProposal) -> bool {
+    f.ddl.is_some() && f.referenced_write_rate > 0.0
 }
 
 /// Foreign-key proposals, pointing at a proposed index where one already
@@ -296,7 +303,11 @@ impl AdviceReport {
             for f in &self.foreign_keys {
                 let prop = match (&f.served_by_proposal, &f.ddl) {
                     (Some(p), _) => format!("served by proposed {p}"),
-                    (None, Some(ddl)) => ddl.clone(),
+                    (None, Some(ddl)) if fk_index_in_plan(f) => ddl.clone(),
+                    (None, Some(ddl)) => format!(
+                        "{ddl}\n(not in the plan: no deletes or updates on {} in the statistics window)",
+                        f.references
+                    ),
                     (None, None) => "-".into(),
                 };
                 t.add_row(vec![

@@ -145,6 +145,21 @@ pub struct ForeignKey {
 }
 
 impl Catalog {
+    /// A catalog that knows nothing: candidates built against it use no statistics.
+    pub fn empty() -> Catalog {
+        Catalog {
+            source: CatalogSource::SchemaFile,
+            tables: Vec::new(),
+            indexes: Vec::new(),
+            foreign_keys: Vec::new(),
+            stats_since: None,
+            stats_age_seconds: None,
+            server_version_num: None,
+            has_hypopg: false,
+            search_path: Vec::new(),
+        }
+    }
+
     pub fn table(&self, schema: &str, name: &str) -> Option<&Table> {
         self.tables
             .iter()

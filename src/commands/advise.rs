@@ -356,7 +356,7 @@ async fn planner_report(
                 .map(|g| QueryEvidence {
                     fingerprint: g.fingerprint,
                     query: by_fp(g.fingerprint)
-                        .map(|q| output::shorten(&q.text, 120))
+                        .map(|q| q.text.clone())
                         .unwrap_or_default(),
                     calls: by_fp(g.fingerprint).map(|q| q.calls).unwrap_or(0.0),
                     cost_before: Some(g.cost_before),
@@ -424,9 +424,7 @@ fn heuristic_report(
                 .iter()
                 .map(|fp| QueryEvidence {
                     fingerprint: *fp,
-                    query: by_fp(*fp)
-                        .map(|q| output::shorten(&q.text, 120))
-                        .unwrap_or_default(),
+                    query: by_fp(*fp).map(|q| q.text.clone()).unwrap_or_default(),
                     calls: by_fp(*fp).map(|q| q.calls).unwrap_or(0.0),
                     cost_before: None,
                     cost_after: None,
@@ -502,6 +500,8 @@ pub fn plan_from(report: &AdviceReport) -> Plan {
                 cost_after: p.cost_after,
                 size_bytes: p.size_bytes,
                 time_saved_pct: p.time_saved_pct,
+                // The texts apply re-plans to show cost before -> after.
+                sql: p.evidence.iter().map(|e| e.query.clone()).collect(),
                 notes: if p.validated {
                     Vec::new()
                 } else {
@@ -512,6 +512,11 @@ pub fn plan_from(report: &AdviceReport) -> Plan {
     }
     for f in &report.foreign_keys {
         let Some(ddl) = &f.ddl else { continue };
+        // An index only the foreign key's checks would use earns its writes
+        // when rows of the referenced table are deleted or their key updated.
+        if !report::fk_index_in_plan(f) {
+            continue;
+        }
         let schema = f.table.split('.').next().unwrap_or("public");
         actions.push(Action {
             id: format!("create:{schema}.{}", f.index_name),

@@ -3,9 +3,12 @@
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
 pub mod advise;
+pub mod apply;
 pub mod check;
+pub mod explain;
 pub mod fingerprint;
 pub mod ping;
+pub mod pool;
 pub mod rule;
 pub mod snapshot;
 pub mod top;

@@ -9,8 +9,8 @@
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    BinaryOperator, Expr, Query, Select, SelectItem, SetExpr, Statement, UnaryOperator, Value,
-    Values, VisitMut, VisitorMut,
+    BinaryOperator, Expr, JoinOperator, OnConflictAction, OnInsert, Query, Select, SelectItem,
+    SetExpr, Statement, UnaryOperator, Value, Values, VisitMut, VisitorMut,
 };
 use sqlparser::dialect::PostgreSqlDialect;
 use sqlparser::parser::Parser;
@@ -130,6 +130,26 @@ struct Canon;
 impl VisitorMut for Canon {
     type Break = ();
 
+    /// An AND/OR chain is flattened on the way down, before its operands
+    /// are visited, and sorted once on the way up: no quadratic re-sorting
+    /// of long generated chains, no deep recursion over them.
+    fn pre_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        if let Expr::BinaryOp {
+            op: op @ (BinaryOperator::And | BinaryOperator::Or),
+            ..
+        } = expr
+        {
+            let op = op.clone();
+            let whole = std::mem::replace(expr, placeholder());
+            *expr = Expr::BinaryOp {
+                left: Box::new(Expr::Tuple(flatten(whole, &op))),
+                op,
+                right: Box::new(Expr::value(Value::Placeholder(CHAIN_MARK.to_string()))),
+            };
+        }
+        ControlFlow::Continue(())
+    }
+
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
         canon_expr(expr);
         ControlFlow::Continue(())
@@ -137,6 +157,18 @@ impl VisitorMut for Canon {
 
     fn post_visit_select(&mut self, select: &mut Select) -> ControlFlow<()> {
         canon_projection(&mut select.projection);
+        // `JOIN` is `INNER JOIN`, `LEFT JOIN` is `LEFT OUTER JOIN`: one spelling each.
+        for table in &mut select.from {
+            for join in &mut table.joins {
+                let op = std::mem::replace(&mut join.join_operator, JoinOperator::CrossApply);
+                join.join_operator = match op {
+                    JoinOperator::Join(c) => JoinOperator::Inner(c),
+                    JoinOperator::LeftOuter(c) => JoinOperator::Left(c),
+                    JoinOperator::RightOuter(c) => JoinOperator::Right(c),
+                    other => other,
+                };
+            }
+        }
         if let Some(e) = select.selection.as_mut() {
             unnest_top(e);
         }
@@ -171,7 +203,29 @@ impl VisitorMut for Canon {
                     dedup_rows(values);
                 }
             }
+            if let Some(OnInsert::OnConflict(conflict)) = insert.on.as_mut()
+                && let OnConflictAction::DoUpdate(update) = &mut conflict.action
+            {
+                update.assignments.sort_by_cached_key(|a| a.to_string());
+            }
             if let Some(returning) = insert.returning.as_mut() {
+                drop_aliases(returning);
+            }
+        }
+        if let Statement::Update(update) = stmt {
+            update.assignments.sort_by_cached_key(|a| a.to_string());
+            if let Some(e) = update.selection.as_mut() {
+                unnest_top(e);
+            }
+            if let Some(returning) = update.returning.as_mut() {
+                drop_aliases(returning);
+            }
+        }
+        if let Statement::Delete(delete) = stmt {
+            if let Some(e) = delete.selection.as_mut() {
+                unnest_top(e);
+            }
+            if let Some(returning) = delete.returning.as_mut() {
                 drop_aliases(returning);
             }
         }
@@ -188,9 +242,17 @@ fn drop_aliases(items: &mut [SelectItem]) {
     }
 }
 
-fn canon_projection(items: &mut [SelectItem]) {
+/// Aliases dropped, sorted, duplicates removed (`SELECT a, a` = `SELECT a`,
+/// as libpg_query's fingerprint has it).
+fn canon_projection(items: &mut Vec<SelectItem>) {
     drop_aliases(items);
-    items.sort_by_cached_key(|item| item.to_string());
+    let mut keyed: Vec<(String, SelectItem)> = items
+        .drain(..)
+        .map(|item| (item.to_string(), item))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.dedup_by(|a, b| a.0 == b.0);
+    items.extend(keyed.into_iter().map(|(_, item)| item));
 }
 
 fn dedup_rows(values: &mut Values) {
@@ -266,29 +328,26 @@ fn canon_expr(expr: &mut Expr) {
             right: Box::new(placeholder()),
         }),
         Expr::BinaryOp {
+            left,
             op: op @ (BinaryOperator::And | BinaryOperator::Or),
-            ..
-        } => {
-            let op = op.clone();
-            let whole = std::mem::replace(expr, placeholder());
-            let mut operands = Vec::new();
-            flatten(whole, &op, &mut operands);
+            right,
+        } if is_chain_mark(right) => {
+            let Expr::Tuple(operands) = left.as_mut() else {
+                return;
+            };
+            let mut operands = std::mem::take(operands);
             for o in &mut operands {
-                if let Expr::Nested(inner) = o {
-                    if is_comparison(inner) {
-                        let inner = std::mem::replace(inner.as_mut(), placeholder());
-                        *o = inner;
-                    }
+                if let Expr::Nested(inner) = o
+                    && is_comparison(inner)
+                {
+                    let inner = std::mem::replace(inner.as_mut(), placeholder());
+                    *o = inner;
                 }
             }
-            operands.sort_by_cached_key(|e| e.to_string());
-            let mut it = operands.into_iter();
-            let first = it.next().unwrap_or_else(placeholder);
-            Some(it.fold(first, |acc, e| Expr::BinaryOp {
-                left: Box::new(acc),
-                op: op.clone(),
-                right: Box::new(e),
-            }))
+            let mut keyed: Vec<(String, Expr)> =
+                operands.into_iter().map(|e| (e.to_string(), e)).collect();
+            keyed.sort_by(|a, b| a.0.cmp(&b.0));
+            Some(balanced(keyed.into_iter().map(|(_, e)| e).collect(), op))
         }
         _ => None,
     };
@@ -298,20 +357,49 @@ fn canon_expr(expr: &mut Expr) {
 }
 
 fn is_placeholder_value(v: &Value) -> bool {
-    matches!(v, Value::Placeholder(p) if p == "$")
+    matches!(v, Value::Placeholder(p) if p == "$" || p == CHAIN_MARK)
 }
 
-/// Operands of a chain of one operator (`a AND (b AND c)` → a, b, c).
-fn flatten(e: Expr, op: &BinaryOperator, out: &mut Vec<Expr>) {
-    match e {
-        Expr::BinaryOp { left, op: o, right } if o == *op => {
-            flatten(*left, op, out);
-            flatten(*right, op, out);
+/// Stands for "the operands of this chain are in the tuple on the left"
+/// between the two visits; it cannot come out of the parser.
+const CHAIN_MARK: &str = "$chain";
+
+fn is_chain_mark(e: &Expr) -> bool {
+    matches!(e, Expr::Value(v) if matches!(&v.value, Value::Placeholder(p) if p == CHAIN_MARK))
+}
+
+/// Operands of a chain of one operator (`a AND (b AND c)` → a, b, c),
+/// iteratively: generated chains can have thousands of operands.
+fn flatten(e: Expr, op: &BinaryOperator) -> Vec<Expr> {
+    let mut out = Vec::new();
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match e {
+            Expr::BinaryOp { left, op: o, right } if o == *op => {
+                stack.push(*right);
+                stack.push(*left);
+            }
+            Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: o, .. } if o == op) =>
+            {
+                stack.push(*inner);
+            }
+            other => out.push(other),
         }
-        Expr::Nested(inner) if matches!(inner.as_ref(), Expr::BinaryOp { op: o, .. } if o == op) => {
-            flatten(*inner, op, out);
-        }
-        other => out.push(other),
+    }
+    out
+}
+
+/// A chain rebuilt as a balanced tree (depth log n). It renders exactly
+/// like the left-deep chain the parser builds: `a AND b AND c`.
+fn balanced(mut operands: Vec<Expr>, op: &BinaryOperator) -> Expr {
+    if operands.len() <= 1 {
+        return operands.pop().unwrap_or_else(placeholder);
+    }
+    let right = operands.split_off(operands.len() / 2);
+    Expr::BinaryOp {
+        left: Box::new(balanced(operands, op)),
+        op: op.clone(),
+        right: Box::new(balanced(right, op)),
     }
 }
 
@@ -327,7 +415,7 @@ mod tests {
     fn constants_casts_and_aliases() {
         assert_eq!(
             canon("SELECT a AS x, $1::bigint, CAST($2 AS uuid) FROM t WHERE b = -$3"),
-            "SELECT $, $, a FROM t WHERE b = $"
+            "SELECT $, a FROM t WHERE b = $"
         );
     }
 
@@ -362,6 +450,18 @@ mod tests {
         assert_ne!(
             canon("INSERT INTO t (b, a) VALUES ($1, now())"),
             canon("INSERT INTO t (a, b) VALUES ($1, now())")
+        );
+    }
+
+    #[test]
+    fn update_assignments_sorted_and_select_items_deduplicated() {
+        assert_eq!(
+            canon("UPDATE t SET b = $1, a = $2 WHERE (id = $3)"),
+            "UPDATE t SET a = $, b = $ WHERE id = $"
+        );
+        assert_eq!(
+            canon("SELECT a, b AS x, a AS y FROM t"),
+            "SELECT a, b FROM t"
         );
     }
 

@@ -373,19 +373,70 @@ pub(crate) const KEYWORDS: &[&str] = &[
 ];
 
 /// Whether `word` (any case) is one of [`KEYWORDS`].
+///
+/// This runs for every word of every statement, so it is a hash-table
+/// probe on the lower-cased word packed into three integers, not a
+/// string search.
 pub(crate) fn is_keyword(word: &str) -> bool {
-    let bytes = word.as_bytes();
-    if bytes.len() > 24 {
+    let Some(key) = pack(word.as_bytes()) else {
         return false;
+    };
+    let table = TABLE.get_or_init(build_table);
+    let mut slot = slot_of(&key);
+    loop {
+        let entry = &table[slot];
+        if *entry == key {
+            return true;
+        }
+        if *entry == [0; 3] {
+            return false;
+        }
+        slot = (slot + 1) & (TABLE_SIZE - 1);
+    }
+}
+
+type Packed = [u64; 3];
+
+const TABLE_SIZE: usize = 2048;
+
+static TABLE: std::sync::OnceLock<Vec<Packed>> = std::sync::OnceLock::new();
+
+/// The word lower-cased into 24 bytes, or `None` when longer (no keyword is).
+fn pack(word: &[u8]) -> Option<Packed> {
+    if word.is_empty() || word.len() > 24 {
+        return None;
     }
     let mut buf = [0u8; 24];
-    let lower = &mut buf[..bytes.len()];
-    for (dst, src) in lower.iter_mut().zip(bytes) {
+    for (dst, src) in buf.iter_mut().zip(word) {
         *dst = src.to_ascii_lowercase();
     }
-    KEYWORDS
-        .binary_search_by(|k| k.as_bytes().cmp(lower))
-        .is_ok()
+    let part = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&buf[i * 8..i * 8 + 8]);
+        u64::from_le_bytes(b)
+    };
+    Some([part(0), part(1), part(2)])
+}
+
+fn slot_of(key: &Packed) -> usize {
+    let h = key[0].wrapping_mul(0x9E37_79B9_7F4A_7C15).rotate_left(23)
+        ^ key[1].wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ key[2].wrapping_mul(0x1656_67B1_9E37_79F9);
+    (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 53) as usize & (TABLE_SIZE - 1)
+}
+
+fn build_table() -> Vec<Packed> {
+    let mut table = vec![[0u64; 3]; TABLE_SIZE];
+    for k in KEYWORDS {
+        if let Some(key) = pack(k.as_bytes()) {
+            let mut slot = slot_of(&key);
+            while table[slot] != [0; 3] {
+                slot = (slot + 1) & (TABLE_SIZE - 1);
+            }
+            table[slot] = key;
+        }
+    }
+    table
 }
 
 #[cfg(test)]
@@ -410,5 +461,12 @@ mod tests {
         assert!(!is_keyword("value"));
         assert!(!is_keyword("users"));
         assert!(!is_keyword("a_very_long_identifier_that_is_not_a_keyword"));
+        assert!(!is_keyword(""));
+        assert!(!is_keyword("selects"));
+        assert!(!is_keyword("selec"));
+        // Every listed keyword is found, in any case.
+        for k in KEYWORDS {
+            assert!(is_keyword(k) && is_keyword(&k.to_uppercase()), "{k}");
+        }
     }
 }

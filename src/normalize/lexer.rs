@@ -60,11 +60,37 @@ impl Token<'_> {
 pub struct Lexer<'a> {
     src: &'a str,
     pos: usize,
+    skip_meta: bool,
 }
 
 impl<'a> Lexer<'a> {
     pub fn new(src: &'a str) -> Self {
-        Lexer { src, pos: 0 }
+        Lexer {
+            src,
+            pos: 0,
+            skip_meta: false,
+        }
+    }
+
+    /// A lexer that drops psql/pgbench backslash meta-commands (`\set x 1`,
+    /// `\bind 1 2`, `\gset`): from the backslash to the end of its line,
+    /// nothing is SQL. (A backslash is never SQL outside strings.)
+    pub fn skipping_meta_commands(src: &'a str) -> Self {
+        Lexer {
+            src,
+            pos: 0,
+            skip_meta: true,
+        }
+    }
+
+    /// Continue lexing at byte `pos` (clamped to the input; moved forward
+    /// to a char boundary), skipping what lies between.
+    pub fn skip_to(&mut self, pos: usize) {
+        let mut pos = pos.min(self.src.len());
+        while !self.src.is_char_boundary(pos) {
+            pos += 1;
+        }
+        self.pos = self.pos.max(pos);
     }
 }
 
@@ -107,6 +133,19 @@ impl<'a> Iterator for Lexer<'a> {
     type Item = Token<'a>;
 
     fn next(&mut self) -> Option<Token<'a>> {
+        loop {
+            let tok = self.next_raw()?;
+            if self.skip_meta && tok.kind == Kind::Punct && tok.text == "\\" {
+                self.skip_to(memchr_nl(self.src.as_bytes(), tok.start));
+                continue;
+            }
+            return Some(tok);
+        }
+    }
+}
+
+impl<'a> Lexer<'a> {
+    fn next_raw(&mut self) -> Option<Token<'a>> {
         let b = self.src.as_bytes();
         let len = b.len();
         let mut pos = self.pos;
@@ -387,6 +426,14 @@ mod tests {
                 (Kind::Number, "1"),
             ]
         );
+    }
+
+    #[test]
+    fn meta_commands_skipped_on_request() {
+        let src = "SELECT a \\set x 'it''s\nFROM t";
+        let kept: Vec<&str> = Lexer::skipping_meta_commands(src).map(|t| t.text).collect();
+        assert_eq!(kept, vec!["SELECT", "a", "FROM", "t"]);
+        assert!(Lexer::new(src).any(|t| t.text == "\\"));
     }
 
     #[test]

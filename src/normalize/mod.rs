@@ -2,7 +2,7 @@
 //! literals. The canonical form and hash are specified in docs/fingerprint.md
 //! and pinned by golden tests; changing them breaks users' baselines.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -165,9 +165,9 @@ impl Fingerprinter {
         let texts: Vec<String> = par_map(sqls, threads, |s| text::normalize(s));
         let mut missing: Vec<&str> = Vec::new();
         {
-            let mut seen: HashMap<&str, ()> = HashMap::new();
+            let mut seen: HashSet<&str> = HashSet::new();
             for t in &texts {
-                if !self.cache.contains_key(t.as_str()) && seen.insert(t.as_str(), ()).is_none() {
+                if !self.cache.contains_key(t.as_str()) && seen.insert(t.as_str()) {
                     missing.push(t.as_str());
                 }
             }
@@ -220,21 +220,28 @@ fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + 
     let done: Mutex<Vec<(usize, Vec<R>)>> = Mutex::new(Vec::new());
     std::thread::scope(|scope| {
         for _ in 0..threads {
-            scope.spawn(|| {
-                let mut mine = Vec::new();
-                loop {
-                    let chunk = next.fetch_add(1, Ordering::Relaxed);
-                    let start = chunk * CHUNK;
-                    if start >= items.len() {
-                        break;
+            // Parsing and rendering recurse with the query's nesting; give
+            // workers the main thread's room rather than the 2 MiB default.
+            let spawned = std::thread::Builder::new()
+                .stack_size(WORKER_STACK)
+                .spawn_scoped(scope, || {
+                    let mut mine = Vec::new();
+                    loop {
+                        let chunk = next.fetch_add(1, Ordering::Relaxed);
+                        let start = chunk * CHUNK;
+                        if start >= items.len() {
+                            break;
+                        }
+                        let end = (start + CHUNK).min(items.len());
+                        mine.push((chunk, items[start..end].iter().map(&f).collect::<Vec<R>>()));
                     }
-                    let end = (start + CHUNK).min(items.len());
-                    mine.push((chunk, items[start..end].iter().map(&f).collect::<Vec<R>>()));
-                }
-                if let Ok(mut done) = done.lock() {
-                    done.extend(mine);
-                }
-            });
+                    if let Ok(mut done) = done.lock() {
+                        done.extend(mine);
+                    }
+                });
+            // A thread that cannot start leaves its share to the others
+            // (or to the sequential pass below).
+            drop(spawned);
         }
     });
     let mut chunks = done
@@ -252,3 +259,5 @@ fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + 
 }
 
 const CHUNK: usize = 256;
+
+const WORKER_STACK: usize = 16 << 20;

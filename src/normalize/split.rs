@@ -1,7 +1,10 @@
 //! Cutting a text of `;`-terminated SQL statements into statements. A `;`
 //! ends a statement only outside strings, quoted identifiers, dollar
-//! quotes and comments (the lexer knows those). Intake reuses this for
-//! SQL files and for multi-statement log entries.
+//! quotes and comments (the lexer knows those). psql and pgbench scripts
+//! work too: a backslash meta-command (`\set x random(1, 10)`, `\bind 1 2`,
+//! `\gset`) runs to the end of its line and is not SQL; `\g…` and
+//! `\watch` end the statement before them, as psql sends the buffer then.
+//! Intake reuses this for SQL files and for multi-statement log entries.
 
 use super::lexer::{Kind, Lexer};
 
@@ -26,9 +29,25 @@ pub fn split_statements(src: &str) -> Vec<Statement<'_>> {
     let mut counted = 0usize;
     // (start offset, end offset) of the statement being read.
     let mut current: Option<(usize, usize)> = None;
-    for tok in Lexer::new(src) {
+    let mut lexer = Lexer::new(src);
+    while let Some(tok) = lexer.next() {
         let end = tok.start + tok.text.len();
-        if tok.kind == Kind::Punct && tok.text == ";" {
+        let meta_command = tok.kind == Kind::Punct && tok.text == "\\";
+        if meta_command {
+            let eol = bytes[tok.start..]
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(src.len(), |i| tok.start + i);
+            lexer.skip_to(eol);
+            let name: String = src[end..eol]
+                .chars()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
+            if !(name.starts_with('g') || name == "watch" || name == "crosstabview") {
+                continue;
+            }
+        }
+        if meta_command || (tok.kind == Kind::Punct && tok.text == ";") {
             if let Some((start, stop)) = current.take() {
                 line += count_newlines(&bytes[counted..start]);
                 counted = start;
@@ -96,6 +115,21 @@ mod tests {
         assert_eq!(
             split(src),
             vec![(4, "SELECT 1\n  FROM t"), (7, "UPDATE t\nSET a = 1")]
+        );
+    }
+
+    #[test]
+    fn psql_and_pgbench_meta_commands_are_not_sql() {
+        let src = "\\set cid random(1, :ncust)\n\\echo it's\nSELECT * FROM t\n WHERE id = :cid;\n\
+                   SELECT 1 AS one \\gset\n\
+                   SELECT * FROM t WHERE id IN ($1, $2) \\bind 1 2\n;\n";
+        assert_eq!(
+            split(src),
+            vec![
+                (3, "SELECT * FROM t\n WHERE id = :cid"),
+                (5, "SELECT 1 AS one"),
+                (6, "SELECT * FROM t WHERE id IN ($1, $2)"),
+            ]
         );
     }
 

@@ -192,6 +192,8 @@ const DIFFERENT: &[(&str, &str)] = &[
         "INSERT INTO t (a) VALUES (1) RETURNING a",
     ),
     ("UPDATE t SET a = 1", "DELETE FROM t WHERE a = 1"),
+    ("UPDATE t SET a = 1", "UPDATE t SET b = 1"),
+    ("UPDATE t SET a = 1, b = 2", "UPDATE t SET a = 1"),
     (
         "SELECT a FROM t WHERE b = 1",
         "SELECT a FROM t WHERE b IS NULL",
@@ -404,6 +406,36 @@ fn cached_and_parallel_agree_with_one_by_one() {
     let mut single = Fingerprinter::new();
     let sequential: Vec<Normalized> = refs.iter().map(|s| single.fingerprint(s)).collect();
     assert_eq!(sequential, one_by_one);
+}
+
+/// Generated SQL gets big: long AND/OR chains, huge IN lists, deep
+/// nesting. Each still gets its fingerprint, and the equivalences hold.
+#[test]
+fn big_generated_statements() {
+    let chain = |order: &mut dyn Iterator<Item = usize>| {
+        let conds: Vec<String> = order.map(|i| format!("c{i} = {i}")).collect();
+        format!("SELECT a FROM t WHERE {}", conds.join(" AND "))
+    };
+    let forward = fp(&chain(&mut (0..5000)));
+    let backward = fp(&chain(&mut (0..5000).rev()));
+    assert!(!forward.fallback);
+    assert_eq!(forward.fingerprint, backward.fingerprint);
+
+    let list: Vec<String> = (0..100_000).map(|i| i.to_string()).collect();
+    let big_in = fp(&format!("SELECT a FROM t WHERE b IN ({})", list.join(", ")));
+    assert_eq!(big_in.text, "SELECT a FROM t WHERE b IN ($1)");
+    assert_eq!(
+        big_in.fingerprint,
+        fp("SELECT a FROM t WHERE b = 1").fingerprint
+    );
+
+    let deep = format!("SELECT {}1{}", "(".repeat(100_000), ")".repeat(100_000));
+    let n = fp(&deep);
+    assert!(
+        n.fallback,
+        "sqlparser's recursion limit sends this to the token path"
+    );
+    assert_eq!(fp(&n.text), n);
 }
 
 #[test]

@@ -141,7 +141,9 @@ pub(crate) fn token_canonical(sql: &str) -> String {
 
 /// Lex, classify and fold.
 fn tokens(sql: &str) -> Vec<N<'_>> {
-    let raw: Vec<Token<'_>> = Lexer::new(sql).filter(|t| !t.is_comment()).collect();
+    let raw: Vec<Token<'_>> = Lexer::skipping_meta_commands(sql)
+        .filter(|t| !t.is_comment())
+        .collect();
     let mut n = classify(&raw);
     while n.last().is_some_and(|t| t.is_punct(b';')) {
         n.pop();
@@ -155,6 +157,7 @@ fn tokens(sql: &str) -> Vec<N<'_>> {
 fn classify<'a>(raw: &[Token<'a>]) -> Vec<N<'a>> {
     let mut n: Vec<N<'a>> = Vec::with_capacity(raw.len());
     let mut typmod_depth = 0usize;
+    let mut bracket_depth = 0usize;
     let mut i = 0;
     while i < raw.len() {
         let t = raw[i];
@@ -215,8 +218,26 @@ fn classify<'a>(raw: &[Token<'a>]) -> Vec<N<'a>> {
             }
             Kind::Operator => N::Op(t.text),
             Kind::Cast => N::Cast,
+            // psql / pgbench variables (`:cid`, `:'name'`, `:"ident"`)
+            // stand for values; `a[lo:hi]` is an array slice.
+            Kind::Punct
+                if t.text == ":"
+                    && bracket_depth == 0
+                    && next.is_some_and(|x| {
+                        x.start == t.start + 1
+                            && matches!(x.kind, Kind::Word | Kind::String | Kind::QuotedIdent)
+                    }) =>
+            {
+                i += 1;
+                N::Param
+            }
             Kind::Punct => {
                 let b = t.text.as_bytes().first().copied().unwrap_or(b'?');
+                if b == b'[' {
+                    bracket_depth += 1;
+                } else if b == b']' {
+                    bracket_depth = bracket_depth.saturating_sub(1);
+                }
                 if b == b'(' {
                     let typmod = typmod_depth > 0
                         || n.last()
@@ -294,21 +315,23 @@ fn fold<'a>(n: &[N<'a>], out: &mut Vec<N<'a>>, depth: usize) {
             } else {
                 (0, 0)
             };
-            if open != 0 && n.get(i + 1).is_some_and(|x| x.is_punct(open)) {
-                if let Some((first_end, close_at)) = const_list(n, i + 2, close) {
-                    out.push(t);
-                    out.push(N::Punct(open));
-                    out.extend_from_slice(&n[i + 2..first_end]);
-                    out.push(N::Punct(close));
-                    i = close_at + 1;
-                    continue;
-                }
+            if open != 0
+                && n.get(i + 1).is_some_and(|x| x.is_punct(open))
+                && let Some((first_end, close_at)) = const_list(n, i + 2, close)
+            {
+                out.push(t);
+                out.push(N::Punct(open));
+                out.extend_from_slice(&n[i + 2..first_end]);
+                out.push(N::Punct(close));
+                i = close_at + 1;
+                continue;
             }
-            if t.is_word("values") && n.get(i + 1).is_some_and(|x| x.is_punct(b'(')) {
-                if let Some(end) = fold_values(n, i + 1, out, depth) {
-                    i = end;
-                    continue;
-                }
+            if t.is_word("values")
+                && n.get(i + 1).is_some_and(|x| x.is_punct(b'('))
+                && let Some(end) = fold_values(n, i + 1, out, depth)
+            {
+                i = end;
+                continue;
             }
         }
         out.push(t);
@@ -482,16 +505,28 @@ const CALL_KEYWORDS: &[&str] = &[
 fn render(n: &[N<'_>], out: &mut String, canonical: bool) {
     let mut param = 0usize;
     let mut prev: Option<N<'_>> = None;
-    let mut prev2: Option<N<'_>> = None;
+    // Inside the table name after INTO / TABLE / REFERENCES / EXISTS,
+    // where a `(` opens a column list, not a call.
+    let mut relation = false;
+    let mut brackets = 0usize;
     let mut i = 0;
     while i < n.len() {
         let t = n[i];
-        if let Some(p) = prev {
-            if needs_space(prev2.as_ref(), &p, &t) {
-                out.push(' ');
-            }
+        if let Some(p) = prev
+            && needs_space(&p, &t, brackets > 0, relation)
+        {
+            out.push(' ');
         }
-        prev2 = prev;
+        relation = match t {
+            N::Kw(w) | N::Ident(w) if one_of(w, &["into", "table", "references", "exists"]) => true,
+            N::Ident(_) | N::Quoted(_) | N::Punct(b'.') => relation,
+            _ => false,
+        };
+        if t.is_punct(b'[') {
+            brackets += 1;
+        } else if t.is_punct(b']') {
+            brackets = brackets.saturating_sub(1);
+        }
         match t {
             N::Kw(w) => {
                 for c in w.chars() {
@@ -535,22 +570,28 @@ fn push_usize(out: &mut String, v: usize) {
     let _ = write!(out, "{v}");
 }
 
-fn needs_space(prev2: Option<&N<'_>>, prev: &N<'_>, cur: &N<'_>) -> bool {
+fn needs_space(prev: &N<'_>, cur: &N<'_>, in_brackets: bool, relation: bool) -> bool {
+    if prev.is_punct(b':') {
+        // Read again, `: :` must not become `::` (a cast), nor `: name`
+        // `:name` (a psql variable) outside an array slice.
+        return matches!(cur, N::Punct(b':') | N::Cast)
+            || (!in_brackets && matches!(cur, N::Kw(_) | N::Ident(_) | N::Quoted(_)));
+    }
+    if cur.is_punct(b':') {
+        return false;
+    }
     match cur {
         N::Punct(b',' | b')' | b']' | b';' | b'.' | b'[') | N::Cast => return false,
         _ => {}
     }
     match prev {
-        N::Punct(b'(' | b'[' | b'.' | b':') | N::Cast => return false,
+        N::Punct(b'(' | b'[' | b'.') | N::Cast => return false,
         _ => {}
     }
     if cur.is_punct(b'(') {
         return match prev {
             // `INTO t (a, b)` is a column list, `f(a, b)` a call.
-            N::Ident(_) | N::Quoted(_) => prev2.is_some_and(|w| {
-                w.word()
-                    .is_some_and(|w| one_of(w, &["into", "table", "references", "exists"]))
-            }),
+            N::Ident(_) | N::Quoted(_) => relation,
             N::Kw(w) => !one_of(w, CALL_KEYWORDS),
             _ => true,
         };
@@ -577,6 +618,10 @@ mod tests {
         assert_eq!(
             normalize("SELECT * FROM t WHERE id IN (1, 2, 3) AND k IN ('a'::text, 'b')"),
             "SELECT * FROM t WHERE id IN ($1) AND k IN ($2::text)"
+        );
+        assert_eq!(
+            normalize("INSERT INTO app.t(a) VALUES (f(1))"),
+            "INSERT INTO app.t (a) VALUES (f($1))"
         );
         assert_eq!(
             normalize("SELECT * FROM t WHERE id IN ($1 /*, ... */)"),
@@ -640,6 +685,19 @@ mod tests {
         assert_eq!(normalize("DEALLOCATE ALL"), "DEALLOCATE ALL");
         assert_eq!(normalize("EXECUTE p1(42)"), "EXECUTE $1 ($2)");
         assert_eq!(normalize("ROLLBACK WORK TO sp"), "ROLLBACK WORK TO $1");
+    }
+
+    #[test]
+    fn psql_variables_are_constants_but_slices_stay() {
+        assert_eq!(
+            normalize("SELECT a[1:2], b[lo:hi] FROM t WHERE id = :cid AND n = :'name'"),
+            "SELECT a[$1:$2], b[lo:hi] FROM t WHERE id = $3 AND n = $4"
+        );
+    }
+
+    #[test]
+    fn meta_commands_inside_a_statement_are_not_sql() {
+        assert_eq!(normalize("SELECT a \\set x 1\nFROM t"), "SELECT a FROM t");
     }
 
     #[test]

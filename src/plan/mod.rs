@@ -89,6 +89,11 @@ pub struct Evidence {
     /// Free-text evidence (drop reasons, caveats).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// Literal texts of those queries (one statement each, constants filled
+    /// in), which `apply` re-plans before and after the build to report
+    /// cost before → after and whether the planner uses the index.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sql: Vec<String>,
 }
 
 impl Plan {
@@ -218,6 +223,7 @@ mod tests {
                         size_bytes: Some(466944),
                         time_saved_pct: Some(6.0),
                         notes: vec![],
+                        sql: vec!["SELECT * FROM app.bookings WHERE customer_id = 42 ORDER BY event_date".into()],
                     },
                 },
                 Action {
