@@ -305,7 +305,7 @@ impl AdviceReport {
                     (Some(p), _) => format!("served by proposed {p}"),
                     (None, Some(ddl)) if fk_index_in_plan(f) => ddl.clone(),
                     (None, Some(ddl)) => format!(
-                        "{ddl}\n(not in the plan: no deletes or updates on {} in the statistics window)",
+                        "{ddl}\n(not in the plan: no deletes or updates on {} seen)",
                         f.references
                     ),
                     (None, None) => "-".into(),
