@@ -27,6 +27,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Index proposals for a workload, validated by the planner (HypoPG), plus drops and foreign keys.
+    Advise(commands::advise::Args),
     /// Normalize SQL statements and print their query fingerprints.
     Fingerprint(commands::fingerprint::Args),
     /// Judge the workload against rules (rules/default.yaml or --rules) and
@@ -73,6 +75,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         .map_err(|e| anyhow::anyhow!("cannot start the async runtime: {e}"))?;
     runtime.block_on(async move {
         match cli.command {
+            Command::Advise(args) => commands::advise::run(args).await,
             Command::Fingerprint(args) => commands::fingerprint::run(args).await,
             Command::Check(args) => commands::check::run(args).await,
             Command::Rule(args) => commands::rule::run(args).await,

@@ -221,6 +221,39 @@ pub fn pred_selectivity(table: Option<&Table>, p: &Pred) -> f64 {
     }
 }
 
+/// Most distinct values a column may have for `col = 'const'` to become a
+/// partial-index predicate: a status or a type, not an id.
+const MAX_PARTIAL_DISTINCT: f64 = 100.0;
+
+/// NULL tests and booleans always may; an equality only on a low-cardinality
+/// column whose statistics list the value among the most common ones (so a
+/// partial index per customer id is never proposed). Without statistics
+/// only NULL tests and booleans qualify.
+fn partial_worthy(table: Option<&Table>, p: &Pred) -> bool {
+    if p.op != PredOp::Eq {
+        return true;
+    }
+    let Some(stats) = table
+        .and_then(|t| t.column(&p.column))
+        .and_then(|c| c.stats.as_ref())
+    else {
+        return false;
+    };
+    let rows = table.map(|t| t.rows()).unwrap_or(0.0);
+    let distinct = if stats.n_distinct < 0.0 {
+        -stats.n_distinct * rows
+    } else {
+        stats.n_distinct
+    };
+    let value = p
+        .constant
+        .as_deref()
+        .unwrap_or("")
+        .trim_matches('\'')
+        .replace("''", "'");
+    distinct <= MAX_PARTIAL_DISTINCT && stats.most_common_vals.contains(&value)
+}
+
 /// Widest INCLUDE list worth its bytes (sum of average widths).
 const MAX_INCLUDE_WIDTH: i32 = 64;
 const MAX_INCLUDE_COLUMNS: usize = 3;
@@ -259,6 +292,7 @@ pub fn candidates(access: &TableAccess, catalog: &Catalog) -> Vec<IndexCandidate
         .preds
         .iter()
         .filter(|p| !p.join && !p.is_expression && p.constant.is_some() && p.op != PredOp::Range)
+        .filter(|p| partial_worthy(table, p))
         .collect();
 
     let build = |eq_cols: &[&Pred],
@@ -416,8 +450,38 @@ mod tests {
             .expect("schema")
     }
 
+    /// The seed catalog with bookings.status statistics as ANALYZE gives them.
+    fn catalog_with_status_stats() -> Catalog {
+        let mut c = catalog();
+        let t = c
+            .tables
+            .iter_mut()
+            .find(|t| t.name == "bookings")
+            .expect("bookings");
+        t.reltuples = 200_000.0;
+        let col = t
+            .columns
+            .iter_mut()
+            .find(|c| c.name == "status")
+            .expect("status");
+        col.stats = Some(crate::catalog::ColumnStats {
+            null_frac: 0.0,
+            n_distinct: 4.0,
+            avg_width: 9,
+            correlation: Some(0.2),
+            most_common_vals: vec![
+                "completed".into(),
+                "confirmed".into(),
+                "cancelled".into(),
+                "pending".into(),
+            ],
+            most_common_freqs: vec![0.7, 0.15, 0.1, 0.05],
+        });
+        c
+    }
+
     fn ddls(sql: &str) -> Vec<String> {
-        let c = catalog();
+        let c = catalog_with_status_stats();
         let stmt = Parser::parse_sql(&PostgreSqlDialect {}, sql)
             .expect("parses")
             .remove(0);

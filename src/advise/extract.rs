@@ -774,9 +774,10 @@ impl<'c> Cx<'c> {
         } else {
             None
         };
-        if op == PredOp::Eq && constant.is_none() && !join && has_volatile_call(right) {
+        if constant.is_none() && !join && has_volatile_call(right) {
             self.facts.accesses[a].notes.push(format!(
-                "{col} is compared to a non-immutable expression ({right}); it can key an index but never a partial index predicate"
+                "{col} is compared to a non-immutable expression ({right}): a partial index cannot carry that \
+                 predicate, so {col} is an index key instead"
             ));
         }
         self.push_pred(a, &col, is_expr, op, constant, join);

@@ -92,19 +92,17 @@ pub fn drops(catalog: &Catalog, used_by_workload: &HashSet<String>) -> Vec<DropP
     }
 
     // Duplicates: same table, method, keys (with order), INCLUDE and predicate.
-    // Keep the protected one (constraint, unique), else one a workload plan
-    // uses, else the most scanned, else the shorter (plainer) name.
+    // Keep the protected one (constraint, unique), else the shorter
+    // (plainer) name. Which of two identical indexes plans happen to use
+    // (and so which has the scans) says nothing: they would use the other
+    // just as well.
     let valid: Vec<&Index> = catalog.indexes.iter().filter(|i| i.valid).collect();
     for (a_pos, a) in valid.iter().enumerate() {
         for b in valid.iter().skip(a_pos + 1) {
             if !same_table(a, b) || !same_definition(a, b) {
                 continue;
             }
-            let (keep, drop) = if prefer_keep(a, b, used_by_workload) {
-                (a, b)
-            } else {
-                (b, a)
-            };
+            let (keep, drop) = if prefer_keep(a, b) { (a, b) } else { (b, a) };
             if drop.is_protected()
                 || dropped.contains(&qname(drop))
                 || dropped.contains(&qname(keep))
@@ -188,6 +186,58 @@ pub fn drops(catalog: &Catalog, used_by_workload: &HashSet<String>) -> Vec<DropP
             }
             out.push(p);
             dropped.insert(qname(a));
+        }
+    }
+    out
+}
+
+/// Without usage counters (offline, from a schema file), an index whose
+/// leading column no workload query filters, joins, sorts or groups on is
+/// unused by that workload. Weaker evidence than counters, and said so.
+pub fn unused_by_workload(
+    catalog: &Catalog,
+    accesses: &[&crate::advise::extract::TableAccess],
+    already: &[DropProposal],
+) -> Vec<DropProposal> {
+    let mut out = Vec::new();
+    for idx in catalog
+        .indexes
+        .iter()
+        .filter(|i| i.valid && !i.is_protected())
+    {
+        if already.iter().any(|d| d.index == qname(idx)) {
+            continue;
+        }
+        let Some(lead) = idx.keys.first() else {
+            continue;
+        };
+        let mut on_table = accesses
+            .iter()
+            .filter(|a| a.schema == idx.table_schema && a.table == idx.table)
+            .peekable();
+        if on_table.peek().is_none() {
+            // The workload does not read this table at all: no evidence either way.
+            continue;
+        }
+        let used = on_table.any(|a| {
+            a.preds.iter().any(|p| p.column == lead.expr)
+                || a.order_by.iter().any(|k| k.column == lead.expr)
+                || a.group_by.contains(&lead.expr)
+        });
+        if !used {
+            let mut p = proposal(
+                idx,
+                DropReason::Unused,
+                None,
+                format!(
+                    "no workload query filters, joins, sorts or groups on its leading column {}",
+                    lead.expr
+                ),
+            );
+            p.warnings.push(
+                "judged from the workload's SQL only (no usage counters offline): confirm with pg_stat_user_indexes.idx_scan before dropping".into(),
+            );
+            out.push(p);
         }
     }
     out
@@ -300,12 +350,10 @@ fn same_definition(a: &Index, b: &Index) -> bool {
         && a.unique == b.unique
 }
 
-fn prefer_keep(a: &Index, b: &Index, used: &HashSet<String>) -> bool {
+fn prefer_keep(a: &Index, b: &Index) -> bool {
     let rank = |i: &Index| {
         (
             i.is_protected(),
-            used.contains(&qname(i)),
-            i.idx_scan,
             std::cmp::Reverse(i.name.len()),
             std::cmp::Reverse(i.name.clone()),
         )
@@ -418,6 +466,21 @@ mod tests {
         assert_eq!(d[0].reason, DropReason::Invalid);
         // The other copy is no longer a duplicate of an invalid index.
         assert!(!d.iter().any(|p| p.reason == DropReason::Duplicate));
+    }
+
+    #[test]
+    fn offline_unused_means_no_workload_query_touches_the_leading_column() {
+        let c = seed();
+        let q = crate::advise::workload::parse_for_advice(
+            "SELECT score FROM app.customer_scores WHERE customer_id = $1 AND score_type = $2 ORDER BY created_at DESC LIMIT 1",
+        )
+        .expect("parses");
+        let f = crate::advise::extract::extract(&q, &c);
+        let acc: Vec<&crate::advise::extract::TableAccess> = f.accesses.iter().collect();
+        let d = unused_by_workload(&c, &acc, &[]);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].index, "app.customer_scores_confidence_idx");
+        assert_eq!(d[0].warnings.len(), 1);
     }
 
     #[test]

@@ -5,6 +5,8 @@ pub mod candidate;
 pub mod extract;
 pub mod hygiene;
 pub mod naming;
+pub mod offline;
+pub mod report;
 pub mod select;
 pub mod whatif;
 pub mod workload;

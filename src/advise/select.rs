@@ -31,7 +31,7 @@ pub struct AdviseQuery {
 
 /// Knobs of the selection (rules/advise.yaml).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// At most this many new indexes.
     pub max_indexes: usize,
@@ -43,6 +43,20 @@ pub struct Settings {
     pub regression_tolerance: f64,
     /// Planner cost units charged per written row per extra index.
     pub write_cost_per_row: f64,
+}
+
+impl Settings {
+    /// The shipped rules/advise.yaml.
+    pub const DEFAULT_YAML: &'static str = include_str!("../../rules/advise.yaml");
+
+    /// Parse a rules file; unknown keys are errors naming the file.
+    pub fn from_yaml(text: &str, origin: &str) -> anyhow::Result<Settings> {
+        serde_norway::from_str::<Option<Settings>>(text)
+            .map(Option::unwrap_or_default)
+            .map_err(|e| {
+                anyhow::anyhow!("{origin}: {e}; see rules/advise.yaml for the keys advise reads")
+            })
+    }
 }
 
 impl Default for Settings {
@@ -204,10 +218,15 @@ pub async fn select(
         };
         let size = whatif.size(&h).await.unwrap_or(0);
         let mut cost = BTreeMap::new();
+        let mut skew_reason: Option<String> = None;
         for qi in touching(&c) {
             let Some(before) = base[qi].as_ref().map(|p| p.total_cost) else {
                 continue;
             };
+            if let Some(why) = unknown_value_may_match_most_rows(&c, &queries[qi], catalog) {
+                skew_reason = Some(why);
+                continue;
+            }
             if let Ok(p) = whatif.plan(&queries[qi].text).await
                 && p.indexes_used.iter().any(|n| n == &h.name)
                 && before > 0.0
@@ -218,12 +237,15 @@ pub async fn select(
         }
         whatif.reset().await?;
         if cost.is_empty() {
-            sel.rejected.push(Rejected {
-                candidate: c,
-                reason: format!(
+            let reason = skew_reason.unwrap_or_else(|| {
+                format!(
                     "the planner does not use it, or it cuts no query's cost by {:.0}% or more",
                     settings.min_cost_drop * 100.0
-                ),
+                )
+            });
+            sel.rejected.push(Rejected {
+                candidate: c,
+                reason,
             });
             continue;
         }
@@ -427,6 +449,90 @@ pub async fn select(
     Ok(sel)
 }
 
+/// A generic plan assumes an average value for `col = $1`; on skewed data
+/// the application may well ask for the value most rows have (`status =
+/// 'active'` at 90%), where an index only adds work. Unless the index also
+/// delivers an ORDER BY … LIMIT, a lookup whose unknown values may match
+/// half the table or more does not count as helped. Literal samples
+/// (logs, SQL files, pg_stat_activity) replace the guess with the truth.
+pub(crate) fn unknown_value_may_match_most_rows(
+    c: &IndexCandidate,
+    q: &AdviseQuery,
+    catalog: &Catalog,
+) -> Option<String> {
+    let access = q
+        .facts
+        .accesses
+        .iter()
+        .find(|a| a.schema == c.schema && a.table == c.table)?;
+    if !access.order_by.is_empty() && access.limit {
+        return None;
+    }
+    let table = catalog.table(&c.schema, &c.table);
+    let mut worst = 1.0;
+    let mut unknown: Vec<String> = Vec::new();
+    for key in &c.keys {
+        let Some(p) = access
+            .preds
+            .iter()
+            .find(|p| p.column == key.expr && p.op == super::extract::PredOp::Eq && !p.join)
+        else {
+            break;
+        };
+        let stats = table
+            .and_then(|t| t.column(&p.column))
+            .and_then(|col| col.stats.as_ref());
+        match (&p.constant, stats) {
+            (None, Some(st)) if !st.most_common_freqs.is_empty() => {
+                let (i, f) =
+                    st.most_common_freqs
+                        .iter()
+                        .enumerate()
+                        .fold(
+                            (0, 0.0_f64),
+                            |acc, (i, &f)| if f > acc.1 { (i, f) } else { acc },
+                        );
+                worst *= f;
+                unknown.push(format!(
+                    "{} = $n may be '{}' ({:.0}% of rows)",
+                    p.column,
+                    st.most_common_vals.get(i).cloned().unwrap_or_default(),
+                    f * 100.0
+                ));
+            }
+            _ => worst *= super::candidate::eq_selectivity(table, &p.column, p.constant.as_deref()),
+        }
+    }
+    (!unknown.is_empty() && worst >= 0.5).then(|| {
+        format!(
+            "low selectivity: {}; an index does not help such lookups. Give literal samples \
+             (--samples, --log, --sample-activity) to judge the values really used",
+            unknown.join(", ")
+        )
+    })
+}
+
 fn current_base(base: &[Option<PlanSummary>], qi: usize) -> f64 {
     base[qi].as_ref().map(|p| p.total_cost).unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_rules_are_the_defaults() {
+        assert_eq!(
+            Settings::from_yaml(Settings::DEFAULT_YAML, "rules/advise.yaml").expect("parses"),
+            Settings::default()
+        );
+        let s = Settings::from_yaml("max_indexes: 3\n", "x.yaml").expect("partial file");
+        assert_eq!(s.max_indexes, 3);
+        assert_eq!(s.min_cost_drop, Settings::default().min_cost_drop);
+        let e = Settings::from_yaml("max_indexs: 3\n", "x.yaml").expect_err("typo");
+        assert!(
+            e.to_string().contains("x.yaml") && e.to_string().contains("max_indexs"),
+            "{e}"
+        );
+    }
 }

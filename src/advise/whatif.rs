@@ -138,6 +138,8 @@ impl<'c> WhatIf<'c> {
     /// Plan one statement under the hypothetical indexes alive now.
     pub async fn plan(&mut self, sql: &str) -> Result<PlanSummary> {
         self.plans += 1;
+        let repaired = repair_typed_placeholders(sql);
+        let sql = repaired.as_str();
         let n_params = max_placeholder(sql);
         let json = if n_params == 0 {
             self.explain_json(&format!("EXPLAIN (FORMAT JSON) {sql}"))
@@ -169,9 +171,10 @@ impl<'c> WhatIf<'c> {
             .context("the server's EXPLAIN (FORMAT JSON) output did not parse")
     }
 
-    /// PREPARE with inferred parameter types; where PostgreSQL cannot infer
-    /// one (`$1 || $2`, `date $1 + $2`), declare the undetermined ones with
-    /// each plausible type in turn until the statement prepares.
+    /// PREPARE with inferred parameter types. Where PostgreSQL cannot infer
+    /// one (`$1 || $2`, `date $1 + $2`), declare one parameter at a time
+    /// with each plausible type, keeping a guess when it moves the error
+    /// on, until the statement prepares (bounded number of attempts).
     async fn explain_prepared(&mut self, sql: &str, n_params: usize) -> Result<serde_json::Value> {
         const GUESSES: [&str; 9] = [
             "text",
@@ -184,93 +187,187 @@ impl<'c> WhatIf<'c> {
             "bool",
             "float8",
         ];
+        const MAX_ATTEMPTS: usize = 80;
         let mut types: Vec<Option<&'static str>> = self
             .param_types
             .get(sql)
             .cloned()
             .unwrap_or_else(|| vec![None; n_params]);
-        // Parameters whose type is being guessed, and the guess in use.
-        let mut guessed: Vec<usize> = Vec::new();
-        let mut guess = 0usize;
-        let mut last_err = String::new();
-        for _attempt in 0..(n_params + GUESSES.len() + 2) {
-            let decl = if types.iter().all(Option::is_none) {
-                String::new()
-            } else {
-                format!(
-                    "({})",
-                    types
-                        .iter()
-                        .map(|t| t.unwrap_or("unknown"))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )
-            };
-            let _ = self
-                .client
-                .simple_query("DEALLOCATE pgadvisor_whatif")
-                .await;
-            match self
-                .client
-                .simple_query(&format!("PREPARE pgadvisor_whatif{decl} AS {sql}"))
-                .await
-            {
-                Ok(_) => {
-                    self.param_types.insert(sql.to_string(), types.clone());
-                    let n: i32 = self
-                        .client
-                        .query_opt(PARAM_COUNT_SQL, &[&"pgadvisor_whatif"])
-                        .await?
-                        .map(|r| r.get(0))
-                        .unwrap_or(n_params as i32);
-                    let exec = if n > 0 {
-                        format!(
-                            "EXECUTE pgadvisor_whatif({})",
-                            vec!["NULL"; n as usize].join(", ")
-                        )
-                    } else {
-                        "EXECUTE pgadvisor_whatif".to_string()
-                    };
-                    let out = self
-                        .explain_json(&format!("EXPLAIN (FORMAT JSON) {exec}"))
-                        .await;
-                    let _ = self
-                        .client
-                        .simple_query("DEALLOCATE pgadvisor_whatif")
-                        .await;
-                    return out;
-                }
-                Err(e) => {
-                    last_err = e
-                        .as_db_error()
-                        .map(|d| d.message().to_string())
-                        .unwrap_or_else(|| e.to_string());
-                    if let Some(k) =
-                        undetermined_param(&last_err).filter(|k| *k >= 1 && *k <= types.len())
-                    {
-                        types[k - 1] = Some(GUESSES[guess]);
-                        guessed.push(k - 1);
-                    } else if types.iter().any(Option::is_none) && last_err.contains("unknown") {
-                        for (i, t) in types.iter_mut().enumerate() {
-                            if t.is_none() {
-                                *t = Some(GUESSES[guess]);
-                                guessed.push(i);
-                            }
+        let mut attempts = 0;
+        let mut err = match self.try_prepare(sql, &types).await {
+            Ok(n) => return self.explain_prepared_statement(sql, &types, n).await,
+            Err(e) => e,
+        };
+        'search: while attempts < MAX_ATTEMPTS {
+            // A parameter the server names is the first to fix.
+            let mut order: Vec<usize> = (0..types.len()).filter(|&k| types[k].is_none()).collect();
+            if let Some(k) = undetermined_param(&err).filter(|k| *k >= 1 && *k <= types.len()) {
+                order.retain(|&x| x != k - 1);
+                order.insert(0, k - 1);
+            }
+            for k in order {
+                for t in GUESSES {
+                    attempts += 1;
+                    let mut trial = types.clone();
+                    trial[k] = Some(t);
+                    match self.try_prepare(sql, &trial).await {
+                        Ok(n) => return self.explain_prepared_statement(sql, &trial, n).await,
+                        // Progress means: that ambiguity is gone and another untyped one remains.
+                        Err(e)
+                            if e != err
+                                && (e.contains("unknown") || e.contains("could not determine")) =>
+                        {
+                            // Progress: this guess resolved one ambiguity.
+                            types = trial;
+                            err = e;
+                            continue 'search;
                         }
-                    } else if !guessed.is_empty() && guess + 1 < GUESSES.len() {
-                        guess += 1;
-                        for &i in &guessed {
-                            types[i] = Some(GUESSES[guess]);
-                        }
-                    } else {
-                        break;
+                        Err(_) => {}
                     }
                 }
             }
+            break;
         }
-        Err(anyhow::anyhow!("{last_err}"))
+        Err(anyhow::anyhow!("{err}"))
             .context("PostgreSQL could not plan the statement as a generic plan")
     }
+
+    /// PREPARE the statement with the declared types; the parameter count on success.
+    async fn try_prepare(
+        &self,
+        sql: &str,
+        types: &[Option<&'static str>],
+    ) -> std::result::Result<i32, String> {
+        let decl = if types.iter().all(Option::is_none) {
+            String::new()
+        } else {
+            format!(
+                "({})",
+                types
+                    .iter()
+                    .map(|t| t.unwrap_or("unknown"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        };
+        let _ = self
+            .client
+            .simple_query("DEALLOCATE pgadvisor_whatif")
+            .await;
+        match self
+            .client
+            .simple_query(&format!("PREPARE pgadvisor_whatif{decl} AS {sql}"))
+            .await
+        {
+            Ok(_) => Ok(self
+                .client
+                .query_opt(PARAM_COUNT_SQL, &[&"pgadvisor_whatif"])
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|r| r.get(0))
+                .unwrap_or(types.len() as i32)),
+            Err(e) => Err(e
+                .as_db_error()
+                .map(|d| d.message().to_string())
+                .unwrap_or_else(|| e.to_string())),
+        }
+    }
+
+    /// EXPLAIN the prepared statement's generic plan, then forget it.
+    async fn explain_prepared_statement(
+        &mut self,
+        sql: &str,
+        types: &[Option<&'static str>],
+        n: i32,
+    ) -> Result<serde_json::Value> {
+        self.param_types.insert(sql.to_string(), types.to_vec());
+        let exec = if n > 0 {
+            format!(
+                "EXECUTE pgadvisor_whatif({})",
+                vec!["NULL"; n as usize].join(", ")
+            )
+        } else {
+            "EXECUTE pgadvisor_whatif".to_string()
+        };
+        let out = self
+            .explain_json(&format!("EXPLAIN (FORMAT JSON) {exec}"))
+            .await;
+        let _ = self
+            .client
+            .simple_query("DEALLOCATE pgadvisor_whatif")
+            .await;
+        out
+    }
+}
+
+/// pg_stat_statements turns a typed literal `date '2024-01-01'` into
+/// `date $1`, which is not valid SQL; `$1::date` is what it meant.
+pub fn repair_typed_placeholders(sql: &str) -> String {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    const TYPES: &[&str] = &[
+        "date",
+        "time",
+        "timetz",
+        "timestamp",
+        "timestamptz",
+        "interval",
+        "uuid",
+        "json",
+        "jsonb",
+        "numeric",
+        "inet",
+        "cidr",
+        "bool",
+        "boolean",
+        "text",
+        "int",
+        "int2",
+        "int4",
+        "int8",
+        "bigint",
+        "integer",
+        "smallint",
+        "float4",
+        "float8",
+        "real",
+        "bytea",
+        "money",
+        "point",
+        "macaddr",
+    ];
+    let dialect = sqlparser::dialect::PostgreSqlDialect {};
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize() else {
+        return sql.to_string();
+    };
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut i = 0;
+    while i < tokens.len() {
+        if let Token::Word(w) = &tokens[i]
+            && w.quote_style.is_none()
+            && TYPES.contains(&w.value.to_ascii_lowercase().as_str())
+            && matches!(tokens.get(i + 1), Some(Token::Whitespace(_)))
+            && let Some(Token::Placeholder(p)) = tokens.get(i + 2)
+            // `x::date $1` is not a typed literal; neither is `AS date`.
+            && !matches!(prev_significant(&tokens, i), Some(Token::DoubleColon) | Some(Token::Word(_)))
+        {
+            out.push_str(&format!("{p}::{}", w.value.to_ascii_lowercase()));
+            i += 3;
+            continue;
+        }
+        out.push_str(&tokens[i].to_string());
+        i += 1;
+    }
+    out
+}
+
+fn prev_significant(
+    tokens: &[sqlparser::tokenizer::Token],
+    i: usize,
+) -> Option<&sqlparser::tokenizer::Token> {
+    tokens[..i]
+        .iter()
+        .rev()
+        .find(|t| !matches!(t, sqlparser::tokenizer::Token::Whitespace(_)))
 }
 
 /// `could not determine data type of parameter $3` → 3.
@@ -360,6 +457,20 @@ mod tests {
             2
         );
         assert_eq!(max_placeholder("SELECT 1"), 0);
+    }
+
+    #[test]
+    fn typed_placeholders_become_casts() {
+        assert_eq!(
+            repair_typed_placeholders(
+                "SELECT 1 FROM t WHERE d < date $1 + $2 AND ts > timestamptz $3 + make_interval(days => $4)"
+            ),
+            "SELECT 1 FROM t WHERE d < $1::date + $2 AND ts > $3::timestamptz + make_interval(days => $4)"
+        );
+        assert_eq!(
+            repair_typed_placeholders("SELECT 'date $1', x::date FROM t"),
+            "SELECT 'date $1', x::date FROM t"
+        );
     }
 
     #[test]

@@ -81,7 +81,10 @@ pub fn build(
                 }
                 let facts = extract(&stmt, catalog);
                 if facts.accesses.is_empty() && facts.writes_to.is_empty() {
-                    if !facts.unknown_tables.is_empty() {
+                    // Queries on the system catalogs (monitoring tools, this
+                    // one included) are nothing a user index can serve.
+                    let system_only = facts.unknown_tables.iter().all(|t| is_system_relation(t));
+                    if !facts.unknown_tables.is_empty() && !system_only {
                         skipped.push(NotAnalyzed {
                             fingerprint: s.fingerprint,
                             query: s.query.clone(),
@@ -102,6 +105,12 @@ pub fn build(
                     facts,
                 });
             }
+            // Unparseable, but reading system catalogs only: a monitoring query.
+            Err(_)
+                if lexical_relations(&text)
+                    .iter()
+                    .all(|r| is_system_relation(r))
+                    && !lexical_relations(&text).is_empty() => {}
             Err(reason) => skipped.push(NotAnalyzed {
                 fingerprint: s.fingerprint,
                 query: s.query.clone(),
@@ -110,6 +119,55 @@ pub fn build(
         }
     }
     (out, skipped)
+}
+
+/// Relation names after FROM/JOIN, by tokens alone (for texts sqlparser rejects).
+fn lexical_relations(text: &str) -> Vec<String> {
+    let Ok(tokens) = Tokenizer::new(&PostgreSqlDialect {}, text).tokenize() else {
+        return Vec::new();
+    };
+    let sig: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
+        .collect();
+    let mut out = Vec::new();
+    for (i, t) in sig.iter().enumerate() {
+        let Token::Word(w) = t else { continue };
+        if !(w.value.eq_ignore_ascii_case("from") || w.value.eq_ignore_ascii_case("join")) {
+            continue;
+        }
+        let mut name = String::new();
+        let mut j = i + 1;
+        while let Some(Token::Word(part)) = sig.get(j) {
+            if part.value.eq_ignore_ascii_case("only") && name.is_empty() {
+                j += 1;
+                continue;
+            }
+            name.push_str(&part.value.to_lowercase());
+            if matches!(sig.get(j + 1), Some(Token::Period)) {
+                name.push('.');
+                j += 2;
+            } else {
+                break;
+            }
+        }
+        // `FROM now()` inside EXTRACT is a function call, not a relation.
+        if !name.is_empty() && !matches!(sig.get(j + 1), Some(Token::LParen)) {
+            out.push(name);
+        }
+    }
+    out
+}
+
+fn is_system_relation(name: &str) -> bool {
+    let base = name
+        .strip_prefix("pg_catalog.")
+        .or_else(|| name.strip_prefix("information_schema."))
+        .unwrap_or(name);
+    name.starts_with("pg_catalog.")
+        || name.starts_with("information_schema.")
+        || base.starts_with("pg_")
+        || base.starts_with("hypopg")
 }
 
 /// Parse one statement for advice. Row-locking clauses sqlparser rejects
@@ -123,13 +181,48 @@ pub fn parse_for_advice(text: &str) -> Result<Statement, String> {
         Ok(_) => return Err("more than one statement in one query text".into()),
         Err(e) => e.to_string(),
     };
-    if let Some(cut) = strip_locking_clause(text)
-        && let Ok(mut v) = Parser::parse_sql(&dialect, &cut)
+    // PostgreSQL's own forms sqlparser does not read: explicit operators
+    // (`OPERATOR(pg_catalog.=)`) and `FROM ONLY` (foreign-key checks), and
+    // trailing row locks.
+    let mut simplified = simplify_operators(text);
+    for (from, to) in [
+        ("FROM ONLY ", "FROM "),
+        ("from only ", "from "),
+        ("JOIN ONLY ", "JOIN "),
+        ("UPDATE ONLY ", "UPDATE "),
+    ] {
+        simplified = simplified.replace(from, to);
+    }
+    let cut = strip_locking_clause(&simplified).unwrap_or(simplified);
+    if let Ok(mut v) = Parser::parse_sql(&dialect, &cut)
         && v.len() == 1
     {
         return Ok(v.remove(0));
     }
     Err(format!("sqlparser cannot parse it: {first_err}"))
+}
+
+/// `a OPERATOR(pg_catalog.=) b` → `a = b`.
+fn simplify_operators(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("OPERATOR(") {
+        out.push_str(&rest[..pos]);
+        let after = &rest[pos + "OPERATOR(".len()..];
+        match after.find(')') {
+            Some(end) => {
+                let op = after[..end].rsplit('.').next().unwrap_or("").trim();
+                out.push_str(op);
+                rest = &after[end + 1..];
+            }
+            None => {
+                out.push_str(&rest[pos..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The text up to a trailing `FOR [NO KEY] UPDATE | FOR [KEY] SHARE …` clause.
@@ -179,6 +272,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn system_relations_by_tokens() {
+        assert_eq!(
+            lexical_relations(
+                "SELECT x FROM pg_stat_database d JOIN pg_catalog.pg_class c ON true WHERE EXTRACT(EPOCH FROM now() - $1)"
+            ),
+            vec!["pg_stat_database", "pg_catalog.pg_class"]
+        );
+        assert!(
+            ["pg_stat_database", "pg_catalog.pg_class"]
+                .iter()
+                .all(|r| is_system_relation(r))
+        );
+        assert!(!is_system_relation("app.customers"));
+    }
+
+    #[test]
     fn binds_logged_parameters() {
         assert_eq!(
             bind_params(
@@ -200,5 +309,11 @@ mod tests {
         let e = parse_for_advice("SELEKT 1").expect_err("garbage");
         assert!(e.contains("sqlparser"), "{e}");
         assert!(parse_for_advice("SELECT 1; SELECT 2").is_err());
+        // A foreign-key check as pg_stat_statements records it.
+        let s = parse_for_advice(
+            "SELECT $2 FROM ONLY \"app\".\"customers\" x WHERE \"id\" OPERATOR(pg_catalog.=) $1 FOR KEY SHARE OF x",
+        )
+        .expect("parses");
+        assert!(s.to_string().contains("\"id\" = $1"), "{s}");
     }
 }

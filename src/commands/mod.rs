@@ -2,6 +2,7 @@
 //! `run`, which resolves arguments, calls the library and renders output.
 //! Logic that is worth a unit test lives in the domain modules, not here.
 
+pub mod advise;
 pub mod apply;
 pub mod cache;
 pub mod check;

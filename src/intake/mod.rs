@@ -110,7 +110,7 @@ pub mod logs;
 pub mod pgss_export;
 pub mod pgss_live;
 pub mod snapshot;
-mod text;
+pub mod text;
 
 pub use columns::PgssRow;
 
