@@ -521,3 +521,87 @@ fn snapshot_window_and_snapshot_baseline() {
         "{report}"
     );
 }
+
+/// `check --explain`: EXPLAIN findings of `error` severity fail the job,
+/// with no database needed; the rules file's `explain:` section tunes them.
+#[test]
+fn explain_files_gate_ci_without_a_database() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let before = root.join("fixtures/plans/seed/email_lookup.before.json");
+    let after = root.join("fixtures/plans/seed/email_lookup.after.json");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let junit = dir.path().join("junit.xml");
+    let bin = env!("CARGO_BIN_EXE_pgadvisor");
+    let clean = |c: &mut Command| {
+        for v in [
+            "DATABASE_URL",
+            "PGHOST",
+            "PGPORT",
+            "PGUSER",
+            "PGDATABASE",
+            "PGPASSWORD",
+        ] {
+            c.env_remove(v);
+        }
+        // A closed port: reading a workload would fail, so none may be read.
+        c.env("PGHOST", "127.0.0.1").env("PGPORT", "1");
+    };
+
+    let mut cmd = Command::new(bin);
+    clean(&mut cmd);
+    let out = cmd
+        .args(["check", "--explain"])
+        .arg(&before)
+        .args(["--format", "junit", "--output"])
+        .arg(&junit)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let xml = std::fs::read_to_string(&junit).expect("junit written");
+    assert!(
+        xml.contains("failures=\"1\"") && xml.contains("explain/seq-scan-filter"),
+        "{xml}"
+    );
+    assert!(
+        xml.contains("customers_email_idx"),
+        "the fix is in the report: {xml}"
+    );
+
+    let mut cmd = Command::new(bin);
+    clean(&mut cmd);
+    let out = cmd
+        .args(["check", "--explain"])
+        .arg(&after)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    let rules = dir.path().join("rules.yaml");
+    std::fs::write(
+        &rules,
+        "explain:\n  seq-scan-filter:\n    severity: warning\n",
+    )
+    .expect("write rules");
+    let mut cmd = Command::new(bin);
+    clean(&mut cmd);
+    let out = cmd
+        .args(["check", "--explain"])
+        .arg(&before)
+        .arg("--rules")
+        .arg(&rules)
+        .output()
+        .expect("run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 warning"), "{stdout}");
+}

@@ -33,10 +33,10 @@ pub struct Config {
     /// Fingerprints no rule reports (e.g. a known nightly report query).
     pub ignore: Vec<Fingerprint>,
     pub rules: RuleSettings,
-    /// Reserved for `check --explain` (EXPLAIN findings and their
-    /// thresholds); no keys are accepted yet.
+    /// Thresholds of the EXPLAIN findings (`check --explain`, `pgadvisor
+    /// explain`); docs/explain.md lists the keys.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub explain: Option<ExplainSection>,
+    pub explain: Option<crate::explain::Thresholds>,
 }
 
 /// Settings per rule id. A field per rule keeps unknown ids an error at
@@ -63,12 +63,6 @@ pub struct RuleSettings {
     #[serde(rename = "mean-time-regression")]
     pub mean_time_regression: mean_time_regression::Settings,
 }
-
-/// Reserved: `check --explain` thresholds (issue 4). Empty for now, so any
-/// key under `explain:` is reported rather than silently ignored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct ExplainSection {}
 
 impl Default for Config {
     fn default() -> Self {
@@ -286,10 +280,22 @@ mod tests {
     }
 
     #[test]
-    fn explain_section_is_reserved() {
+    fn explain_section_holds_explain_thresholds() {
+        use crate::check::finding::Severity;
         assert!(Config::parse("explain: {}\n", "r.yaml").is_ok());
-        let err = Config::parse("explain:\n  seq_scan_rows: 10\n", "r.yaml").expect_err("reserved");
-        assert!(err.to_string().contains("seq_scan_rows"), "{err}");
+        let c = Config::parse(
+            "explain:\n  seq-scan-filter:\n    severity: warning\n",
+            "r.yaml",
+        )
+        .expect("explain keys");
+        let t = c.explain.expect("explain section");
+        assert_eq!(t.seq_scan_filter.severity, Severity::Warning);
+        let err =
+            Config::parse("explain:\n  seq_scan_rows: 10\n", "r.yaml").expect_err("unknown key");
+        assert!(
+            err.to_string().contains("seq_scan_rows") && err.to_string().starts_with("r.yaml:2:"),
+            "{err}"
+        );
     }
 
     #[test]

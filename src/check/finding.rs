@@ -8,8 +8,20 @@ use serde::{Deserialize, Serialize};
 use crate::normalize::Fingerprint;
 
 /// How bad a finding is. Only `error` fails `pgadvisor check` (exit 1).
+/// One type for workload rules and EXPLAIN findings alike.
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    clap::ValueEnum,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {

@@ -39,6 +39,50 @@ impl Evaluation {
 }
 
 /// Run every enabled rule over every shape.
+/// Fold EXPLAIN findings of one file into an evaluation. Each is named by
+/// rule, file, plan and node; its fingerprint is that name's hash, stable
+/// across runs so CI systems can track it.
+pub fn add_explain_findings(
+    eval: &mut Evaluation,
+    path: &std::path::Path,
+    found: Vec<crate::explain::Finding>,
+) {
+    for f in found {
+        let place = format!(
+            "{} plan {}{}",
+            path.display(),
+            f.plan,
+            f.node
+                .as_deref()
+                .map(|n| format!(", {n}"))
+                .unwrap_or_default()
+        );
+        let fingerprint = Fingerprint(xxhash_rust::xxh3::xxh3_64(
+            format!("explain\n{}\n{place}", f.rule).as_bytes(),
+        ));
+        if !eval.rules.contains(&"explain") {
+            eval.rules.push("explain");
+        }
+        let mut help = f.fix.clone();
+        if let Some(sql) = &f.sql {
+            help.push_str(&format!(": {sql}"));
+        }
+        eval.findings.push(Finding {
+            rule: format!("explain/{}", f.rule),
+            severity: f.severity,
+            fingerprint,
+            queryids: Vec::new(),
+            database: None,
+            user: None,
+            message: f.message.clone(),
+            help,
+            evidence: f.figures.clone().into_iter().collect(),
+            query: place,
+        });
+    }
+    eval.findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
+}
+
 pub fn evaluate(shapes: &[QueryShape], baseline: Option<&Baseline>, config: &Config) -> Evaluation {
     let ctx = Ctx {
         baseline,

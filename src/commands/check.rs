@@ -40,6 +40,11 @@ pub struct Args {
     /// File that GitHub/GitLab annotations point at (default: the rules file).
     #[arg(long, value_name = "PATH")]
     pub path_for_findings: Option<String>,
+    /// EXPLAIN output to judge too (text, JSON or YAML; several plans per
+    /// file). Its `error` findings fail the run. With only --explain, no
+    /// workload is read.
+    #[arg(long, value_name = "FILE")]
+    pub explain: Vec<PathBuf>,
 }
 
 pub async fn run(args: Args) -> anyhow::Result<ExitStatus> {
@@ -57,17 +62,38 @@ pub async fn run(args: Args) -> anyhow::Result<ExitStatus> {
     };
     let baseline = args.baseline.as_deref().map(Baseline::load).transpose()?;
 
-    let workload = crate::intake::load(&args.source)
-        .await
-        .context("cannot read the workload to check")?;
-    let shapes = crate::shapes::group(&workload.statements, &GroupOptions::default());
+    // With only --explain, the job gates plans and needs no database.
+    let source = &args.source;
+    let wants_workload = args.explain.is_empty()
+        || source.stats.is_some()
+        || !source.log.is_empty()
+        || source.since.is_some()
+        || source.conn.dsn.is_some();
+    let (shapes, workload_source) = if wants_workload {
+        let workload = crate::intake::load(source)
+            .await
+            .context("cannot read the workload to check")?;
+        let shapes = crate::shapes::group(&workload.statements, &GroupOptions::default());
+        (shapes, Some(workload.source))
+    } else {
+        (Vec::new(), None)
+    };
 
-    let eval = crate::check::evaluate(&shapes, baseline.as_ref(), &config);
+    let mut eval = crate::check::evaluate(&shapes, baseline.as_ref(), &config);
+    if !wants_workload {
+        // No workload was read: the workload rules did not run.
+        eval.rules.clear();
+    }
+    let thresholds = config.explain.clone().unwrap_or_default();
+    for path in &args.explain {
+        let found = crate::explain::analyze_file(path, &thresholds)?;
+        crate::check::add_explain_findings(&mut eval, path, found);
+    }
     let failed = eval.has_errors();
     let report = Report::new(
         eval,
         &shapes,
-        Some(workload.source.clone()),
+        workload_source,
         &rules_file,
         baseline.as_ref().map(|b| b.origin.as_str()),
     );

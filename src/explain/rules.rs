@@ -8,26 +8,9 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 
-/// How bad a finding is. `check --explain` fails CI on `error`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, clap::ValueEnum,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Warning,
-    Error,
-}
-
-impl std::fmt::Display for Severity {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
-        })
-    }
-}
+/// How bad a finding is: the same severities as `check`, whose
+/// `--explain` fails CI on `error`.
+pub use crate::check::finding::Severity;
 
 /// All explain rules' settings, keyed by rule id in YAML.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

@@ -18,7 +18,39 @@ pub fn render(report: &Report, opts: &RenderOptions) -> String {
     for rule in &report.rules {
         let (mut tests, mut fails, mut skips) = (0usize, 0usize, 0usize);
         let mut cases = String::new();
-        for shape in &report.shapes {
+        if rule == "explain" {
+            // EXPLAIN findings are about plan nodes, not query shapes: a testcase each.
+            for f in report
+                .findings
+                .iter()
+                .filter(|f| f.rule.starts_with("explain/"))
+            {
+                tests += 1;
+                let _ = write!(
+                    cases,
+                    "    <testcase name=\"{}\" classname=\"pgadvisor.check.{}\" time=\"0\"",
+                    xml(&f.query),
+                    xml(&f.rule)
+                );
+                if f.severity == Severity::Error {
+                    fails += 1;
+                    let _ = write!(
+                        cases,
+                        ">\n      <failure message=\"{}\" type=\"{}\">{}</failure>\n    </testcase>\n",
+                        xml(&f.message),
+                        xml(&f.rule),
+                        xml(&details(f))
+                    );
+                } else {
+                    let _ = write!(
+                        cases,
+                        ">\n      <system-out>{}</system-out>\n    </testcase>\n",
+                        xml(&format!("{}: {}", f.severity, details(f)))
+                    );
+                }
+            }
+        }
+        for shape in report.shapes.iter().filter(|_| rule != "explain") {
             tests += 1;
             let name = case_name(shape);
             let line = opts.line_of(rule);

@@ -157,7 +157,7 @@ mod tests {
         let fast = shape("SELECT 2", 820, 0.5);
         assert_eq!(run(&baseline(&fast, 790, 0.05), &fast), None);
         // Not in the baseline: new-query-shape's business, not a regression.
-        let other = shape("SELECT 3", 820, 50.0);
+        let other = shape("SELECT * FROM another_table", 820, 50.0);
         assert_eq!(run(&baseline(&now, 790, 1.0), &other), None);
     }
 
