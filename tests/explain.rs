@@ -372,3 +372,56 @@ fn live_bad_sql_and_bad_server() {
     assert!(err.contains("cannot connect"), "{err}");
     assert!(!err.contains("secret123"), "password leaked: {err}");
 }
+
+/// `--fingerprint FP`: the workload's literal sample for that query shape
+/// (here from a server log) is explained live.
+#[test]
+fn live_fingerprint_explains_the_logged_sample() {
+    let db = TestDb::new("fingerprint");
+    db.exec(SETUP);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("postgresql.log");
+    std::fs::write(
+        &log,
+        "2026-11-22 01:00:00.000 UTC [4242] LOG:  duration: 3.210 ms  statement: SELECT id FROM people WHERE email = 'user77@example.com'\n\
+         2026-11-22 01:00:01.000 UTC [4242] LOG:  duration: 0.120 ms  statement: SELECT 1\n",
+    )
+    .expect("write log");
+    let log = log.to_str().expect("utf-8");
+    // The fingerprint as `top` reports it for that shape.
+    let top = run(&["top", "--log", log, "--format", "json"]);
+    assert_eq!(code(&top), 0, "{}", text(&top.stderr));
+    let top: Value = serde_json::from_slice(&top.stdout).expect("JSON");
+    let fp = top["shapes"]
+        .as_array()
+        .expect("shapes")
+        .iter()
+        .find(|s| {
+            s["query"]
+                .as_str()
+                .is_some_and(|q| q.contains("FROM people"))
+        })
+        .and_then(|s| s["fingerprint"].as_str())
+        .expect("the people lookup is a shape")
+        .to_string();
+    let (v, _) = live_json(&db, &["--fingerprint", &fp, "--log", log]);
+    let plan = &v["plans"][0];
+    assert_eq!(plan["plan"]["root"]["actual_rows"], 1.0, "ran with ANALYZE");
+    assert_eq!(plan["findings"][0]["rule"], "seq-scan-filter", "{v}");
+    // An unknown fingerprint is a clear error.
+    let o = run(&[
+        "explain",
+        "--dsn",
+        &db.dsn(),
+        "--fingerprint",
+        "0000000000000000",
+        "--log",
+        log,
+    ]);
+    assert_eq!(code(&o), 2, "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("0000000000000000"),
+        "{}",
+        text(&o.stderr)
+    );
+}
