@@ -304,18 +304,9 @@ pub fn describe(config: &tokio_postgres::Config) -> String {
 #[allow(clippy::unwrap_used)] // in tests a panic is the failure report
 mod tests {
     use super::*;
-    use std::path::PathBuf;
 
     fn env(vars: &[(&str, &str)]) -> Environment {
-        Environment {
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            os_user: Some("alice".into()),
-            home: None,
-            socket_dirs: vec![PathBuf::from("/nonexistent/pgadvisor-sock")],
-        }
+        Environment::for_tests(vars)
     }
 
     fn args(dsn: Option<&str>) -> ConnArgs {

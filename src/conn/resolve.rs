@@ -404,6 +404,23 @@ pub fn resolve_params(params: &Params, env: &Environment) -> Result<Settings> {
     })
 }
 
+#[cfg(test)]
+impl Environment {
+    /// A fixed environment for unit tests: these variables, OS user `alice`,
+    /// no home directory and a socket directory that does not exist.
+    pub(crate) fn for_tests(vars: &[(&str, &str)]) -> Environment {
+        Environment {
+            vars: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            os_user: Some("alice".into()),
+            home: None,
+            socket_dirs: vec![PathBuf::from("/nonexistent/pgadvisor-test-socket-dir")],
+        }
+    }
+}
+
 /// The default root CA file libpq looks for: `~/.postgresql/root.crt`.
 pub fn default_root_cert(env: &Environment) -> Option<PathBuf> {
     env.home
@@ -418,15 +435,7 @@ mod tests {
     use super::*;
 
     fn env(vars: &[(&str, &str)]) -> Environment {
-        Environment {
-            vars: vars
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            os_user: Some("alice".into()),
-            home: None,
-            socket_dirs: vec![PathBuf::from("/nonexistent/pgadvisor-test-socket-dir")],
-        }
+        Environment::for_tests(vars)
     }
 
     #[test]
