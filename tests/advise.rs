@@ -379,3 +379,64 @@ fn bad_inputs_fail_clearly() {
     ]);
     run.expect_code(2);
 }
+
+#[test]
+fn analyze_measures_read_only_samples_and_never_writes() {
+    let db = TestDb::create("advise_analyze");
+    db.load_seed_platform(0.05);
+    let before = db.psql("SELECT sum(guests) FROM app.bookings");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let queries = dir.path().join("queries.sql");
+    std::fs::write(
+        &queries,
+        "-- weight: 40\n\
+         SELECT id, event_date, status FROM app.bookings WHERE customer_id = 77 ORDER BY event_date DESC;\n\
+         -- weight: 5\n\
+         UPDATE app.bookings SET guests = guests + 1 WHERE customer_id = 77;\n",
+    )
+    .expect("write queries");
+    let run = run_pgadvisor(&[
+        "advise",
+        "--dsn",
+        db.dsn(),
+        "--queries",
+        queries.to_str().expect("utf-8"),
+        "--analyze",
+        "--format",
+        "json",
+    ]);
+    run.expect_code(0);
+    let r = run.json();
+    assert_eq!(
+        r["whatif"]["analyzed"], 1,
+        "only the SELECT runs under ANALYZE: {:#}",
+        r["whatif"]
+    );
+    let ix = indexes(&r)
+        .into_iter()
+        .find(|ix| ix["table"] == "app.bookings")
+        .unwrap_or_else(|| panic!("no bookings index: {:#}", r["indexes"]));
+    let evidence = ix["evidence"].as_array().expect("evidence");
+    let select = evidence
+        .iter()
+        .find(|e| e["query"].as_str().is_some_and(|q| q.starts_with("SELECT")))
+        .unwrap_or_else(|| panic!("the SELECT is served: {ix:#}"));
+    assert!(
+        select["buffers_before"].as_f64().expect("measured buffers") > 0.0,
+        "{ix:#}"
+    );
+    assert_eq!(
+        select["calls"], 40.0,
+        "the -- weight comment counts: {ix:#}"
+    );
+    // The UPDATE is served too, but was never run under ANALYZE.
+    let update = evidence
+        .iter()
+        .find(|e| e["query"].as_str().is_some_and(|q| q.starts_with("UPDATE")));
+    assert!(
+        update.is_none_or(|u| u["buffers_before"].is_null()),
+        "{ix:#}"
+    );
+    // The UPDATE was planned, never executed.
+    assert_eq!(db.psql("SELECT sum(guests) FROM app.bookings"), before);
+}

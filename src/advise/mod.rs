@@ -1,6 +1,7 @@
 //! Advice: from a workload and a catalog to index proposals (new indexes,
 //! drops, foreign keys), validated by the planner where a server is at hand.
 
+pub mod analyze;
 pub mod candidate;
 pub mod extract;
 pub mod hygiene;

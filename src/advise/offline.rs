@@ -134,6 +134,7 @@ mod tests {
                 &parse_for_advice(sql).expect("parses"),
                 &catalog,
             ),
+            measured_buffers: None,
         };
         let qs = vec![
             q(1, 10.0, "SELECT * FROM app.bookings WHERE customer_id = $1"),

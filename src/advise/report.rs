@@ -32,6 +32,8 @@ pub struct QueryEvidence {
     pub calls: f64,
     pub cost_before: Option<f64>,
     pub cost_after: Option<f64>,
+    /// Shared buffers one execution touched without the index (`--analyze`).
+    pub buffers_before: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +89,8 @@ pub struct RejectedCandidate {
 pub struct WhatIfStats {
     pub plans: usize,
     pub hypothetical_indexes: usize,
+    /// Queries measured with EXPLAIN (ANALYZE, BUFFERS) (`--analyze`).
+    pub analyzed: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -366,8 +370,14 @@ impl AdviceReport {
         }
         if let Some(w) = &self.whatif {
             out.push_str(&format!(
-                "\nplanner: {} plans, {} hypothetical indexes\n",
-                w.plans, w.hypothetical_indexes
+                "\nplanner: {} plans, {} hypothetical indexes{}\n",
+                w.plans,
+                w.hypothetical_indexes,
+                if w.analyzed > 0 {
+                    format!(", {} queries measured with EXPLAIN ANALYZE", w.analyzed)
+                } else {
+                    String::new()
+                }
             ));
         }
         let s = &self.summary;

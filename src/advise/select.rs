@@ -27,6 +27,8 @@ pub struct AdviseQuery {
     /// Rows returned or written over all calls.
     pub rows: f64,
     pub facts: QueryFacts,
+    /// Shared buffers one execution really touched (`--analyze`), when measured.
+    pub measured_buffers: Option<f64>,
 }
 
 /// Knobs of the selection (rules/advise.yaml).
@@ -113,6 +115,8 @@ pub struct Selection {
     pub existing_used: HashSet<String>,
     pub plans_asked: usize,
     pub hypothetical_created: usize,
+    /// Queries whose weight came from EXPLAIN ANALYZE (`--analyze`).
+    pub analyzed: usize,
 }
 
 /// Run the selection on a live what-if session.
@@ -142,6 +146,32 @@ pub async fn select(
             }
         }
     }
+
+    // Work per query: planner cost, calibrated by what EXPLAIN ANALYZE
+    // measured (`--analyze`). A measured query weighs by its real buffers per
+    // cost unit; the others by the median of that ratio, so both kinds
+    // compare on one scale.
+    let ratios: Vec<f64> = queries
+        .iter()
+        .zip(&base)
+        .filter_map(|(q, b)| match (q.measured_buffers, b) {
+            (Some(buf), Some(p)) if p.total_cost > 0.0 => Some(buf / p.total_cost),
+            _ => None,
+        })
+        .collect();
+    let typical = median(&ratios).unwrap_or(1.0);
+    let weight: Vec<f64> = queries
+        .iter()
+        .zip(&base)
+        .map(|(q, b)| {
+            let per_cost = match (q.measured_buffers, b) {
+                (Some(buf), Some(p)) if p.total_cost > 0.0 => buf / p.total_cost,
+                _ => typical,
+            };
+            q.calls * per_cost
+        })
+        .collect();
+    sel.analyzed = ratios.len();
 
     // 2. Candidates, deduplicated, each remembering which tables' queries to re-plan.
     let mut cands: Vec<IndexCandidate> = Vec::new();
@@ -253,7 +283,8 @@ pub async fn select(
             .get(&(c.schema.clone(), c.table.clone()))
             .copied()
             .unwrap_or(0.0)
-            * settings.write_cost_per_row;
+            * settings.write_cost_per_row
+            * typical;
         singles.push(Single {
             cand: c,
             size,
@@ -295,7 +326,7 @@ pub async fn select(
                 .filter(|&(&qi, &c)| {
                     current[qi] > 0.0 && (current[qi] - c) / current[qi] >= settings.min_cost_drop
                 })
-                .map(|(&qi, &c)| queries[qi].calls * (current[qi] - c))
+                .map(|(&qi, &c)| weight[qi] * (current[qi] - c))
                 .sum();
             let net = marginal - s.penalty;
             if net <= 0.0 {
@@ -354,7 +385,7 @@ pub async fn select(
                 singles[si]
                     .cost
                     .iter()
-                    .map(|(&q, &c)| queries[q].calls * (current_base(&base, q) - c).max(0.0))
+                    .map(|(&q, &c)| weight[q] * (current_base(&base, q) - c).max(0.0))
                     .sum()
             };
             let culprit = (0..picked.len())
@@ -404,7 +435,7 @@ pub async fn select(
                         cost_before: b.total_cost,
                         cost_after: f.total_cost,
                     });
-                    benefit += queries[qi].calls * (b.total_cost - f.total_cost).max(0.0);
+                    benefit += weight[qi] * (b.total_cost - f.total_cost).max(0.0);
                     if b.total_cost > 0.0 {
                         saved_ms += queries[qi].total_time_ms
                             * ((b.total_cost - f.total_cost) / b.total_cost).clamp(0.0, 1.0);
@@ -510,6 +541,15 @@ pub(crate) fn unknown_value_may_match_most_rows(
             unknown.join(", ")
         )
     })
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = v.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    Some(v[v.len() / 2])
 }
 
 fn current_base(base: &[Option<PlanSummary>], qi: usize) -> f64 {

@@ -103,6 +103,7 @@ pub fn build(
                     total_time_ms: s.total_exec_time,
                     rows: s.rows as f64,
                     facts,
+                    measured_buffers: None,
                 });
             }
             // Unparseable, but reading system catalogs only: a monitoring query.

@@ -71,6 +71,15 @@ pub struct Args {
     /// Show the evidence per proposal and the candidates rejected, with why.
     #[arg(long)]
     pub explain_why: bool,
+    /// Run each read-only query that has a literal sample once under
+    /// EXPLAIN (ANALYZE, BUFFERS), in a read-only transaction that is rolled
+    /// back: the shared buffers it really touches weigh in the selection, and
+    /// misestimates and wasted scans are reported.
+    #[arg(long)]
+    pub analyze: bool,
+    /// Statement timeout for each --analyze run.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = humantime::parse_duration)]
+    pub analyze_timeout: Duration,
 }
 
 /// `500MB`, `2GB`, `1.5GiB`, `1048576` (bytes).
@@ -156,8 +165,38 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
         min_total_time_ms: args.min_time,
         top: args.top,
     };
-    let (queries, not_analyzed) = workload::build(&shapes, &samples, &catalog, &filter);
+    let (mut queries, not_analyzed) = workload::build(&shapes, &samples, &catalog, &filter);
     let mut notes: Vec<String> = Vec::new();
+    if args.analyze {
+        if live_client.is_none() {
+            bail!(
+                "--analyze runs queries on a server: drop --schema and give the connection (--dsn)"
+            );
+        }
+        // A connection of its own: its transactions never touch the what-if session.
+        let client = args.source.conn.resolve()?.connect().await?;
+        let measured =
+            crate::advise::analyze::measure(&client, &queries, args.analyze_timeout).await;
+        if measured.is_empty() {
+            notes.push(
+                "--analyze found no read-only query with a literal sample to run; give samples with --samples, --log or --sample-activity"
+                    .into(),
+            );
+        }
+        for (fp, result) in measured {
+            match result {
+                Ok(m) => {
+                    for n in &m.notes {
+                        notes.push(format!("{fp}: {n}"));
+                    }
+                    if let Some(q) = queries.iter_mut().find(|q| q.fingerprint == fp) {
+                        q.measured_buffers = Some(m.buffers);
+                    }
+                }
+                Err(e) => notes.push(format!("{fp}: EXPLAIN ANALYZE did not complete: {e}")),
+            }
+        }
+    }
     for q in &queries {
         for a in &q.facts.accesses {
             for n in &a.notes {
@@ -240,9 +279,14 @@ async fn load_workload(args: &Args) -> Result<(Vec<QueryShape>, Vec<QuerySample>
 pub fn shapes_from_sql(text: &str, origin: &str) -> (Vec<QueryShape>, Vec<QuerySample>) {
     let mut stats = Vec::new();
     let mut samples = Vec::new();
+    let mut prev_end = 0;
     for st in crate::normalize::split_statements(text) {
-        let weight = st
-            .text
+        // The comments between the previous statement and the end of this
+        // one: the splitter leaves leading comments out of `st.text`.
+        let end = st.offset + st.text.len();
+        let around = text.get(prev_end.min(end)..end).unwrap_or(st.text);
+        prev_end = end;
+        let weight = around
             .lines()
             .filter_map(|l| l.trim().strip_prefix("--").map(str::trim))
             .filter_map(|l| l.strip_prefix("weight:").map(str::trim))
@@ -361,6 +405,7 @@ async fn planner_report(
                     calls: by_fp(g.fingerprint).map(|q| q.calls).unwrap_or(0.0),
                     cost_before: Some(g.cost_before),
                     cost_after: Some(g.cost_after),
+                    buffers_before: by_fp(g.fingerprint).and_then(|q| q.measured_buffers),
                 })
                 .collect();
             p.plan_after = c.plan_after.clone();
@@ -401,6 +446,7 @@ async fn planner_report(
         whatif: Some(WhatIfStats {
             plans: sel.plans_asked,
             hypothetical_indexes: sel.hypothetical_created,
+            analyzed: sel.analyzed,
         }),
     })
 }
@@ -428,6 +474,7 @@ fn heuristic_report(
                     calls: by_fp(*fp).map(|q| q.calls).unwrap_or(0.0),
                     cost_before: None,
                     cost_after: None,
+                    buffers_before: by_fp(*fp).and_then(|q| q.measured_buffers),
                 })
                 .collect();
             p
