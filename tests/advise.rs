@@ -194,6 +194,40 @@ fn seed_platform_live_advice_is_validated_and_complete() {
     assert_eq!(creates, indexes(&r).len() + fk_creates);
     assert_eq!(drops_n, drops.len());
     assert!(plan.validated);
+
+    // The DBA's next step: apply the plan. Every create is built valid,
+    // and its evidence queries (pg_stat_statements' $n texts, planned as
+    // generic plans) show the cost before -> after with the index in use.
+    let applied = common::run(common::pgadvisor().args([
+        "apply",
+        plan_path.to_str().expect("utf-8 path"),
+        "--dsn",
+        db.dsn(),
+        "--yes",
+        "--allow-drop",
+        "--format",
+        "json",
+    ]));
+    applied.expect_code(0);
+    let a = applied.json();
+    for act in a["actions"].as_array().expect("actions") {
+        assert_eq!(act["result"], "applied", "{act:#}");
+        if act["kind"] == "create_index" {
+            for rp in act["replans"].as_array().expect("replans") {
+                let (b, f) = (rp["cost_before"].as_f64(), rp["cost_after"].as_f64());
+                assert!(b.is_some() && f.is_some(), "re-planned: {rp:#}");
+            }
+            assert!(
+                act["replans"]
+                    .as_array()
+                    .expect("replans")
+                    .iter()
+                    .any(|rp| rp["uses_index"] == true),
+                "the planner uses the new index for some evidence query: {act:#}"
+            );
+        }
+    }
+    assert_eq!(db.psql("SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'app' AND NOT i.indisvalid").trim(), "0");
 }
 
 #[test]

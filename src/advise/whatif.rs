@@ -75,14 +75,23 @@ impl<'c> WhatIf<'c> {
                  install it (Debian/Ubuntu: apt install postgresql-<major>-hypopg) and run `CREATE EXTENSION hypopg;`"
             );
         }
-        client
-            .batch_execute(SESSION_SQL)
-            .await
-            .context("setting up the what-if session (sql/whatif_session.sql)")?;
+        let w = Self::planner(client, server_version_num).await?;
         client
             .query_one(RESET_SQL, &[])
             .await
             .context("hypopg_reset()")?;
+        Ok(w)
+    }
+
+    /// A session that only plans (no hypothetical indexes, no HypoPG
+    /// needed): `apply` re-plans a plan's `$n` evidence queries with it on
+    /// servers without `EXPLAIN (GENERIC_PLAN)`. It changes session settings
+    /// (sql/whatif_session.sql), so it wants a connection of its own.
+    pub async fn planner(client: &'c Client, server_version_num: i32) -> Result<Self> {
+        client
+            .batch_execute(SESSION_SQL)
+            .await
+            .context("setting up the what-if session (sql/whatif_session.sql)")?;
         Ok(WhatIf {
             client,
             generic_plan_option: server_version_num >= 160000,

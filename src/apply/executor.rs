@@ -774,23 +774,40 @@ type Planned = (
     std::result::Result<crate::advise::whatif::PlanSummary, String>,
 );
 
-/// Plan each evidence query of the action (never executed).
+/// Plan each evidence query of the action (never executed). Literal texts
+/// and, on PostgreSQL 16+, `$n` texts (GENERIC_PLAN) are planned on the
+/// build's connection; `$n` texts on older servers as a prepared statement's
+/// generic plan, on a connection of their own (the what-if planner changes
+/// session settings the build must not inherit).
 async fn replan(ctx: &Ctx, conn: &BuildConn<'_>, a: &Action) -> Vec<Planned> {
     let mut out = Vec::new();
+    let mut generic_planner: Option<tokio_postgres::Client> = None;
     for q in &a.evidence.sql {
-        let generic = crate::advise::whatif::max_placeholder(q) > 0;
+        let text = q.trim().trim_end_matches(';');
+        let generic = crate::advise::whatif::max_placeholder(text) > 0;
         let res = if generic && ctx.settings.server_version_num < 160000 {
-            Err(
-                "has $n parameters; re-planning those needs PostgreSQL 16 (GENERIC_PLAN)"
-                    .to_string(),
-            )
+            if generic_planner.is_none() {
+                generic_planner = ctx.target.connect().await.ok();
+            }
+            match &generic_planner {
+                Some(client) => match crate::advise::whatif::WhatIf::planner(
+                    client,
+                    ctx.settings.server_version_num,
+                )
+                .await
+                {
+                    Ok(mut p) => p.plan(text).await.map_err(|e| format!("{e:#}")),
+                    Err(e) => Err(format!("{e:#}")),
+                },
+                None => Err("could not open a connection to re-plan it".to_string()),
+            }
         } else {
             let template = if generic {
                 EXPLAIN_GENERIC_SQL
             } else {
                 EXPLAIN_SQL
             };
-            let sql = template.replace("{query}", q.trim().trim_end_matches(';'));
+            let sql = template.replace("{query}", text);
             match conn.client.query_one_text(sql.as_str()).await {
                 Ok(row) => match row.try_get::<_, serde_json::Value>(0) {
                     Ok(json) => {
