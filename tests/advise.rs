@@ -474,3 +474,27 @@ fn analyze_measures_read_only_samples_and_never_writes() {
     // The UPDATE was planned, never executed.
     assert_eq!(db.psql("SELECT sum(guests) FROM app.bookings"), before);
 }
+
+#[test]
+fn a_role_without_pg_read_all_stats_is_told_which_grant_is_missing() {
+    let db = TestDb::create("advise_ro");
+    db.load_seed_platform(0.01);
+    let role = format!("advise_ro_{}", std::process::id());
+    db.psql(&format!(
+        "CREATE ROLE {role} LOGIN; GRANT USAGE ON SCHEMA app TO {role}; GRANT SELECT ON ALL TABLES IN SCHEMA app TO {role};"
+    ));
+    // Statements of other roles only (the superuser's), invisible to this one.
+    db.psql("SELECT count(*) FROM app.customers WHERE email = 'x'");
+    let dsn = common::dsn_with(db.dsn(), &[("user", &role)]);
+    let run = run_pgadvisor(&["advise", "--dsn", &dsn, "--database", db.name()]);
+    db.psql(&format!(
+        "REVOKE ALL ON ALL TABLES IN SCHEMA app FROM {role}; REVOKE USAGE ON SCHEMA app FROM {role}; DROP ROLE {role};"
+    ));
+    run.expect_code(2);
+    assert!(
+        run.stderr
+            .contains(&format!("GRANT pg_read_all_stats TO {role}")),
+        "{}",
+        run.stderr
+    );
+}
