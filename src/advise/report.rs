@@ -87,7 +87,10 @@ pub struct RejectedCandidate {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct WhatIfStats {
+    /// Plans asked of the server.
     pub plans: usize,
+    /// Plans answered from the cache (the same statement under the same hypothetical indexes).
+    pub cached_plans: usize,
     pub hypothetical_indexes: usize,
     /// Queries measured with EXPLAIN (ANALYZE, BUFFERS) (`--analyze`).
     pub analyzed: usize,
@@ -370,8 +373,9 @@ impl AdviceReport {
         }
         if let Some(w) = &self.whatif {
             out.push_str(&format!(
-                "\nplanner: {} plans, {} hypothetical indexes{}\n",
+                "\nplanner: {} plans ({} more from cache), {} hypothetical indexes{}\n",
                 w.plans,
+                w.cached_plans,
                 w.hypothetical_indexes,
                 if w.analyzed > 0 {
                     format!(", {} queries measured with EXPLAIN ANALYZE", w.analyzed)

@@ -114,6 +114,8 @@ pub struct Selection {
     /// Existing indexes (schema.name) some workload plan uses.
     pub existing_used: HashSet<String>,
     pub plans_asked: usize,
+    /// Plans answered from the what-if cache (asked before under the same set).
+    pub plans_cached: usize,
     pub hypothetical_created: usize,
     /// Queries whose weight came from EXPLAIN ANALYZE (`--analyze`).
     pub analyzed: usize,
@@ -257,7 +259,9 @@ pub async fn select(
                 skew_reason = Some(why);
                 continue;
             }
-            if let Ok(p) = whatif.plan(&queries[qi].text).await
+            if let Ok(p) = whatif
+                .plan_on(&queries[qi].text, tables_of(&queries[qi]).as_deref())
+                .await
                 && p.indexes_used.iter().any(|n| n == &h.name)
                 && before > 0.0
                 && (before - p.total_cost) / before >= settings.min_cost_drop
@@ -364,7 +368,7 @@ pub async fn select(
         let mut finals: Vec<Option<PlanSummary>> = Vec::with_capacity(queries.len());
         for (qi, q) in queries.iter().enumerate() {
             finals.push(if base[qi].is_some() {
-                whatif.plan(&q.text).await.ok()
+                whatif.plan_on(&q.text, tables_of(q).as_deref()).await.ok()
             } else {
                 None
             });
@@ -476,6 +480,7 @@ pub async fn select(
     }
     sel.chosen.sort_by(|a, b| b.benefit.total_cmp(&a.benefit));
     sel.plans_asked = whatif.plans;
+    sel.plans_cached = whatif.cached;
     sel.hypothetical_created = whatif.created;
     Ok(sel)
 }
@@ -541,6 +546,22 @@ pub(crate) fn unknown_value_may_match_most_rows(
             unknown.join(", ")
         )
     })
+}
+
+/// The tables a query reads, quoted as candidate DDL names them; None when
+/// it also reads relations the catalog does not know (a view, say), whose
+/// underlying tables could be any.
+fn tables_of(q: &AdviseQuery) -> Option<Vec<String>> {
+    if !q.facts.unknown_tables.is_empty() {
+        return None;
+    }
+    Some(
+        q.facts
+            .accesses
+            .iter()
+            .map(|a| crate::ident::quote_qualified(&a.schema, &a.table))
+            .collect(),
+    )
 }
 
 fn median(v: &[f64]) -> Option<f64> {

@@ -50,10 +50,16 @@ pub struct WhatIf<'c> {
     generic_plan_option: bool,
     /// Parameter types that made PREPARE work for a query text (cached).
     param_types: HashMap<String, Vec<Option<&'static str>>>,
-    /// Number of hypothetical indexes alive in this session.
-    alive: usize,
+    /// Hypothetical indexes alive in this session: (definition, name).
+    alive: Vec<(String, String)>,
+    /// Plans already asked, by statement and the set of hypothetical index
+    /// definitions alive (names inside are stored as their definitions, so
+    /// a plan stays valid when the same index is created again under a new name).
+    cache: HashMap<String, PlanSummary>,
     /// How many plans were asked of the server.
     pub plans: usize,
+    /// How many plans came from the cache instead.
+    pub cached: usize,
     /// How many hypothetical indexes were created.
     pub created: usize,
 }
@@ -96,8 +102,10 @@ impl<'c> WhatIf<'c> {
             client,
             generic_plan_option: server_version_num >= 160000,
             param_types: HashMap::new(),
-            alive: 0,
+            alive: Vec::new(),
+            cache: HashMap::new(),
             plans: 0,
+            cached: 0,
             created: 0,
         })
     }
@@ -105,7 +113,7 @@ impl<'c> WhatIf<'c> {
     /// Create one hypothetical index from a plain `CREATE INDEX … ON … (…)`
     /// (no CONCURRENTLY, no IF NOT EXISTS).
     pub async fn create(&mut self, create_index_sql: &str) -> Result<Hypothetical> {
-        if self.alive >= MAX_HYPOTHETICAL_PER_BATCH {
+        if self.alive.len() >= MAX_HYPOTHETICAL_PER_BATCH {
             self.reset().await?;
         }
         let row = self
@@ -115,12 +123,14 @@ impl<'c> WhatIf<'c> {
             .with_context(|| {
                 format!("HypoPG could not create the hypothetical index `{create_index_sql}`")
             })?;
-        self.alive += 1;
-        self.created += 1;
-        Ok(Hypothetical {
+        let h = Hypothetical {
             oid: row.get(0),
             name: row.get(1),
-        })
+        };
+        self.alive
+            .push((create_index_sql.to_string(), h.name.clone()));
+        self.created += 1;
+        Ok(h)
     }
 
     /// Estimated size in bytes of a hypothetical index.
@@ -140,12 +150,40 @@ impl<'c> WhatIf<'c> {
             .query_one(RESET_SQL, &[])
             .await
             .context("hypopg_reset()")?;
-        self.alive = 0;
+        self.alive.clear();
         Ok(())
     }
 
-    /// Plan one statement under the hypothetical indexes alive now.
+    /// Plan one statement under the hypothetical indexes alive now; a plan
+    /// asked before under the same set of definitions comes from the cache.
     pub async fn plan(&mut self, sql: &str) -> Result<PlanSummary> {
+        self.plan_on(sql, None).await
+    }
+
+    /// Like [`WhatIf::plan`], for a statement that reads only `tables`
+    /// (quoted `schema.table` as in the DDL): hypothetical indexes on other
+    /// tables cannot change its plan, so they do not split the cache.
+    pub async fn plan_on(&mut self, sql: &str, tables: Option<&[String]>) -> Result<PlanSummary> {
+        let relevant =
+            |d: &str| tables.is_none_or(|ts| ts.iter().any(|t| d.contains(&format!(" ON {t} ("))));
+        let mut defs: Vec<&str> = self
+            .alive
+            .iter()
+            .map(|(d, _)| d.as_str())
+            .filter(|d| relevant(d))
+            .collect();
+        defs.sort_unstable();
+        let key = format!("{sql}\n{}", defs.join("\n"));
+        if let Some(hit) = self.cache.get(&key) {
+            self.cached += 1;
+            return Ok(rename(hit, &self.alive, false));
+        }
+        let summary = self.plan_uncached(sql).await?;
+        self.cache.insert(key, rename(&summary, &self.alive, true));
+        Ok(summary)
+    }
+
+    async fn plan_uncached(&mut self, sql: &str) -> Result<PlanSummary> {
         self.plans += 1;
         let repaired = repair_typed_placeholders(sql);
         let sql = repaired.as_str();
@@ -306,6 +344,28 @@ impl<'c> WhatIf<'c> {
             .simple_query("DEALLOCATE pgadvisor_whatif")
             .await;
         out
+    }
+}
+
+/// A plan's hypothetical index names as definitions (`to_defs`), or back
+/// to the names the alive indexes have now.
+fn rename(p: &PlanSummary, alive: &[(String, String)], to_defs: bool) -> PlanSummary {
+    let swap = |s: &str| {
+        let mut out = s.to_string();
+        for (def, name) in alive {
+            let tag = format!("[hypothetical: {def}]");
+            out = if to_defs {
+                out.replace(name.as_str(), &tag)
+            } else {
+                out.replace(&tag, name)
+            };
+        }
+        out
+    };
+    PlanSummary {
+        total_cost: p.total_cost,
+        indexes_used: p.indexes_used.iter().map(|s| swap(s)).collect(),
+        nodes: p.nodes.iter().map(|s| swap(s)).collect(),
     }
 }
 
@@ -492,6 +552,31 @@ mod tests {
             undetermined_param("operator is not unique: unknown || unknown"),
             None
         );
+    }
+
+    #[test]
+    fn cached_plans_follow_the_current_names() {
+        let p = PlanSummary {
+            total_cost: 8.0,
+            indexes_used: vec!["<13>btree_t_a".into()],
+            nodes: vec!["Index Scan using <13>btree_t_a on t".into()],
+        };
+        let then = vec![(
+            "CREATE INDEX ON t (a)".to_string(),
+            "<13>btree_t_a".to_string(),
+        )];
+        let stored = rename(&p, &then, true);
+        assert_eq!(
+            stored.indexes_used,
+            ["[hypothetical: CREATE INDEX ON t (a)]"]
+        );
+        let now = vec![(
+            "CREATE INDEX ON t (a)".to_string(),
+            "<99>btree_t_a".to_string(),
+        )];
+        let back = rename(&stored, &now, false);
+        assert_eq!(back.indexes_used, ["<99>btree_t_a"]);
+        assert_eq!(back.nodes, ["Index Scan using <99>btree_t_a on t"]);
     }
 
     #[test]

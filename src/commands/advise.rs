@@ -445,6 +445,7 @@ async fn planner_report(
         rejected: Some(rejected),
         whatif: Some(WhatIfStats {
             plans: sel.plans_asked,
+            cached_plans: sel.plans_cached,
             hypothetical_indexes: sel.hypothetical_created,
             analyzed: sel.analyzed,
         }),
