@@ -344,6 +344,72 @@ fn inspect_cluster_through_one_node_url_covers_every_master() {
 }
 
 #[test]
+fn inspect_replicas_reads_each_master_s_replica() {
+    let p = prefix("rep");
+    load_mix(&p, |pipe| {
+        let mut c = cluster();
+        for cmd in pipe.cmd_iter() {
+            cmd.query::<()>(&mut c).expect("load into the cluster");
+        }
+    });
+    // Replication is asynchronous: wait until the replicas hold every key.
+    let url = cluster_urls()[0].clone();
+    let pattern = format!("{p}:*");
+    let args = [
+        "cache",
+        "inspect",
+        "--redis",
+        &url,
+        "--replicas",
+        "--match",
+        &pattern,
+        "--format",
+        "json",
+    ];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    let report = loop {
+        let report = json_of(&run(&args));
+        let keys: u64 = report["nodes"]
+            .as_array()
+            .expect("nodes")
+            .iter()
+            .map(|n| n["keys"].as_u64().unwrap_or(0))
+            .sum();
+        if keys == 191 || std::time::Instant::now() > deadline {
+            break report;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    cleanup_cluster(&p);
+    assert_eq!(report["mode"], "cluster");
+    assert_mix(&report, &p);
+    let nodes = report["nodes"].as_array().expect("nodes");
+    assert_eq!(nodes.len(), 3, "one replica per master: {nodes:?}");
+    let masters: Vec<String> = cluster_urls()
+        .iter()
+        .map(|u| {
+            u.trim_start_matches("redis://")
+                .trim_end_matches('/')
+                .to_string()
+        })
+        .collect();
+    for n in nodes {
+        let node = n["node"].as_str().expect("node");
+        let of = n["replica_of"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{node} is a master, not a replica: {n}"));
+        assert!(
+            !masters.iter().any(|m| m == node),
+            "{node} is one of the masters {masters:?}"
+        );
+        assert!(
+            masters.iter().any(|m| m == of),
+            "{of} is not a master of {masters:?}"
+        );
+    }
+}
+
+#[test]
 fn inspect_sample_stops_early_and_extrapolates() {
     let p = prefix("smp");
     let mut c = single();
