@@ -6,7 +6,7 @@
 #   bench/apply-vs-psql.sh [scale] [rounds]      (defaults: 0.25, 3)
 #
 # Needs PGADVISOR_TEST_DSN (a superuser on PostgreSQL 12+) and
-# PGADVISOR_TEST_PG_BINDIR (psql); source /work/dev/env.sh or scripts/testenv.
+# PGADVISOR_TEST_PG_BINDIR (psql); `scripts/testenv up && source target/testenv/env.sh`.
 # PGADVISOR_BIN picks the binary (default: target/release/pgadvisor, built
 # if missing). Goals (issue 5): serial apply within 5% of psql; --jobs 2
 # faster than psql where tables differ. Rounds alternate the contenders so
@@ -15,8 +15,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scale=${1:-0.25}
 rounds=${2:-3}
-: "${PGADVISOR_TEST_DSN:?source /work/dev/env.sh first}"
-: "${PGADVISOR_TEST_PG_BINDIR:?source /work/dev/env.sh first}"
+: "${PGADVISOR_TEST_DSN:?run scripts/testenv up and source target/testenv/env.sh first}"
+: "${PGADVISOR_TEST_PG_BINDIR:?run scripts/testenv up and source target/testenv/env.sh first}"
 psql="$PGADVISOR_TEST_PG_BINDIR/psql -X -q -v ON_ERROR_STOP=1"
 bin=${PGADVISOR_BIN:-target/release/pgadvisor}
 if [[ ! -x $bin ]]; then cargo build --release --quiet; fi

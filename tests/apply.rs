@@ -14,7 +14,7 @@ fn root() -> PathBuf {
 
 fn env_var(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: source /work/dev/env.sh (or scripts/testenv) before running these tests")
+        panic!("{name} is not set: run scripts/test (or `scripts/testenv up && source target/testenv/env.sh`)")
     })
 }
 

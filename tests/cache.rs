@@ -18,7 +18,7 @@ const DB: i64 = 12;
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: source the dev services (scripts/testenv or /work/dev/env.sh) before cargo test")
+        panic!("{name} is not set: run scripts/test (or `scripts/testenv up && source target/testenv/env.sh`)")
     })
 }
 

@@ -18,7 +18,7 @@ const SCALE: f64 = 0.02;
 
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test or `source /work/dev/env.sh`")
+        panic!("{name} is not set: run the tests through scripts/test, or `scripts/testenv up && source target/testenv/env.sh`")
     })
 }
 

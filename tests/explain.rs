@@ -177,7 +177,7 @@ fn bad_input_exits_2_with_a_clear_message() {
 fn test_dsn() -> String {
     std::env::var("PGADVISOR_TEST_DSN").unwrap_or_else(|_| {
         panic!(
-            "PGADVISOR_TEST_DSN is not set: source /work/dev/env.sh (or scripts/testenv) \
+            "PGADVISOR_TEST_DSN is not set: run scripts/test (or `scripts/testenv up && source target/testenv/env.sh`) \
              to point the tests at a PostgreSQL server"
         )
     })

@@ -20,7 +20,7 @@ use serde_json::Value;
 fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!(
-            "{name} is not set: these tests need the dev services (source /work/dev/env.sh, or \
+            "{name} is not set: these tests need the dev services (run scripts/test, or \
              run them through scripts/test)"
         )
     })

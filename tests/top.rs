@@ -326,12 +326,12 @@ fn snapshot_of_an_export_and_delta() {
 // ---------------------------------------------------------------------------
 // Against the dev server.
 
-/// The test server's DSN (scripts/testenv or /work/dev/env.sh provide it).
+/// The test server's DSN (scripts/test provides it; or `scripts/testenv up && source target/testenv/env.sh`).
 fn server_dsn() -> String {
     std::env::var("PGADVISOR_TEST_DSN").unwrap_or_else(|_| {
         panic!(
             "PGADVISOR_TEST_DSN is not set: these tests need a PostgreSQL server with \
-             pg_stat_statements preloaded (source scripts/testenv or /work/dev/env.sh)"
+             pg_stat_statements preloaded (run scripts/test, or `scripts/testenv up && source target/testenv/env.sh`)"
         )
     })
 }
