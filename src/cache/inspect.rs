@@ -276,24 +276,13 @@ pub async fn inspect(
             )
         }
     });
-    let patterns = agg.pattern_reports(factor);
-    let overall = agg.overall_report(factor);
     let server = ServerSummary::from_nodes(facts);
-    let by_memory = agg.top_memory.sorted(&names);
-    let by_elements = agg.top_elements.sorted(&names);
-    let biggest = by_memory
-        .first()
-        .map(|k| (k.key.as_str(), k.memory_bytes.unwrap_or(0)));
-    let findings = findings::evaluate(
-        &findings::Input {
-            patterns: &patterns,
-            overall: &overall,
-            server: &server,
-            big_keys: agg.big_keys,
-            biggest,
-        },
-        &opts.thresholds,
-    );
+    let Summary {
+        patterns,
+        overall,
+        biggest_keys,
+        findings,
+    } = summarize(&agg, factor, &server, &names, &opts.thresholds);
     let complete =
         !interrupted && !sampled && opts.resume.is_none() && nodes.iter().all(|n| n.cursor == 0);
     Ok(InspectReport {
@@ -318,14 +307,56 @@ pub async fn inspect(
         },
         overall,
         patterns,
-        biggest_keys: BiggestKeys {
-            by_memory,
-            by_elements,
-        },
+        biggest_keys,
         nodes,
         server,
         findings,
     })
+}
+
+/// What a report says about an aggregation once the scan is over.
+pub(crate) struct Summary {
+    pub patterns: Vec<PatternReport>,
+    pub overall: OverallReport,
+    pub biggest_keys: BiggestKeys,
+    pub findings: Vec<Finding>,
+}
+
+/// Patterns and totals (counts and memory multiplied by `factor` when the
+/// scan sampled), the biggest keys, and the findings on them.
+pub(crate) fn summarize(
+    agg: &Aggregate,
+    factor: f64,
+    server: &ServerSummary,
+    names: &[String],
+    thresholds: &Thresholds,
+) -> Summary {
+    let patterns = agg.pattern_reports(factor);
+    let overall = agg.overall_report(factor);
+    let by_memory = agg.top_memory.sorted(names);
+    let by_elements = agg.top_elements.sorted(names);
+    let biggest = by_memory
+        .first()
+        .map(|k| (k.key.as_str(), k.memory_bytes.unwrap_or(0)));
+    let findings = findings::evaluate(
+        &findings::Input {
+            patterns: &patterns,
+            overall: &overall,
+            server,
+            big_keys: agg.big_keys,
+            biggest,
+        },
+        thresholds,
+    );
+    Summary {
+        patterns,
+        overall,
+        biggest_keys: BiggestKeys {
+            by_memory,
+            by_elements,
+        },
+        findings,
+    }
 }
 
 /// Batches measured concurrently per node while the next SCAN runs.

@@ -666,8 +666,8 @@ fn render_invalidate<W: Write>(out: &mut W, r: &InvalidateReport) -> Result<()> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::findings::{self, Thresholds};
-    use crate::cache::inspect::{BiggestKeys, NodeReport, ScanInfo};
+    use crate::cache::findings::Thresholds;
+    use crate::cache::inspect::{NodeReport, ScanInfo};
     use crate::cache::server::{ServerFacts, ServerSummary};
     use crate::cache::stats::{Aggregate, KeyInfo, type_index};
 
@@ -707,25 +707,15 @@ mod tests {
             );
         }
         add("queue:jobs".into(), "list", None, 2_400_000, Some(50_000));
-        let patterns = agg.pattern_reports(1.0);
-        let overall = agg.overall_report(1.0);
         let server =
             ServerSummary::from_nodes(vec![ServerFacts::from_info("127.0.0.1:6379", INFO, 73)]);
         let names = vec!["127.0.0.1:6379".to_string()];
-        let by_memory = agg.top_memory.sorted(&names);
-        let biggest = by_memory
-            .first()
-            .map(|k| (k.key.as_str(), k.memory_bytes.unwrap_or(0)));
-        let findings = findings::evaluate(
-            &findings::Input {
-                patterns: &patterns,
-                overall: &overall,
-                server: &server,
-                big_keys: agg.big_keys,
-                biggest,
-            },
-            &Thresholds::default(),
-        );
+        let inspect::Summary {
+            patterns,
+            overall,
+            biggest_keys,
+            findings,
+        } = inspect::summarize(&agg, 1.0, &server, &names, &Thresholds::default());
         InspectReport {
             target: "127.0.0.1:6379/0".into(),
             mode: "standalone",
@@ -744,10 +734,7 @@ mod tests {
             },
             overall,
             patterns,
-            biggest_keys: BiggestKeys {
-                by_memory: by_memory.clone(),
-                by_elements: agg.top_elements.sorted(&names),
-            },
+            biggest_keys,
             nodes: vec![NodeReport {
                 node: names[0].clone(),
                 replica_of: None,
