@@ -103,18 +103,12 @@ async fn measure_one(
             .await
             .context("setting the statement timeout")?;
         // One parsed statement (checked by `eligible`), so the simple protocol runs nothing else.
-        let msgs = client
-            .simple_query(&format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {text}"))
-            .await
-            .context("EXPLAIN ANALYZE")?;
-        let mut json = String::new();
-        for m in msgs {
-            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                json.push_str(r.get(0).unwrap_or_default());
-            }
-        }
-        let v: serde_json::Value =
-            serde_json::from_str(&json).context("EXPLAIN ANALYZE output did not parse")?;
+        let v = super::whatif::explain_json(
+            client,
+            &format!("EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {text}"),
+        )
+        .await
+        .context("EXPLAIN ANALYZE")?;
         evidence(&v)
     }
     .await;

@@ -206,16 +206,7 @@ impl<'c> WhatIf<'c> {
     }
 
     async fn explain_json(&self, explain: &str) -> Result<serde_json::Value> {
-        // Simple protocol: the text is one statement (checked by the caller's parse).
-        let msgs = self.client.simple_query(explain).await?;
-        let mut text = String::new();
-        for m in msgs {
-            if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
-                text.push_str(r.get(0).unwrap_or_default());
-            }
-        }
-        serde_json::from_str(&text)
-            .context("the server's EXPLAIN (FORMAT JSON) output did not parse")
+        explain_json(self.client, explain).await
     }
 
     /// PREPARE with inferred parameter types. Where PostgreSQL cannot infer
@@ -345,6 +336,19 @@ impl<'c> WhatIf<'c> {
             .await;
         out
     }
+}
+
+/// Run one `EXPLAIN (… FORMAT JSON) …` statement and parse its output.
+/// Simple protocol: callers pass a single statement they parsed themselves.
+pub async fn explain_json(client: &Client, explain: &str) -> Result<serde_json::Value> {
+    let msgs = client.simple_query(explain).await?;
+    let mut text = String::new();
+    for m in msgs {
+        if let tokio_postgres::SimpleQueryMessage::Row(r) = m {
+            text.push_str(r.get(0).unwrap_or_default());
+        }
+    }
+    serde_json::from_str(&text).context("the server's EXPLAIN (FORMAT JSON) output did not parse")
 }
 
 /// A plan's hypothetical index names as definitions (`to_defs`), or back
