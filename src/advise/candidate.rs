@@ -86,7 +86,7 @@ impl IndexCandidate {
 
     /// Key list as JSON shows it: a column name, `name DESC`, or an expression.
     pub fn column_texts(&self) -> Vec<String> {
-        self.keys.iter().map(key_text).collect()
+        self.keys.iter().map(IndexKey::text).collect()
     }
 
     /// `schema.table`, or the bare table when the schema is unknown (a plan
@@ -148,34 +148,14 @@ impl IndexCandidate {
     }
 }
 
-fn key_text(k: &IndexKey) -> String {
-    let mut s = k.expr.clone();
-    if k.descending {
-        s.push_str(" DESC");
-        if !k.nulls_first {
-            s.push_str(" NULLS LAST");
-        }
-    } else if k.nulls_first {
-        s.push_str(" NULLS FIRST");
-    }
-    s
-}
-
+/// A key as DDL writes it: quoted column or parenthesized expression, then sort options.
 fn key_sql(k: &IndexKey) -> String {
-    let mut s = if k.is_expression {
+    let key = if k.is_expression {
         format!("({})", k.expr)
     } else {
         quote_ident(&k.expr)
     };
-    if k.descending {
-        s.push_str(" DESC");
-        if !k.nulls_first {
-            s.push_str(" NULLS LAST");
-        }
-    } else if k.nulls_first {
-        s.push_str(" NULLS FIRST");
-    }
-    s
+    format!("{key}{}", k.order_suffix())
 }
 
 /// Fraction of rows an equality on `col` keeps (1/n_distinct, or the MCV

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{Catalog, ForeignKey, Index};
+use crate::catalog::{Catalog, ForeignKey, Index, IndexKey};
 use crate::ident::{quote_ident, quote_qualified};
 
 /// Usage counters younger than this are too short a window to call an index unused.
@@ -364,13 +364,7 @@ fn prefer_keep(a: &Index, b: &Index) -> bool {
 fn keys_text(i: &Index) -> String {
     i.keys
         .iter()
-        .map(|k| {
-            if k.descending {
-                format!("{} DESC", k.expr)
-            } else {
-                k.expr.clone()
-            }
-        })
+        .map(IndexKey::text)
         .collect::<Vec<_>>()
         .join(", ")
 }

@@ -92,6 +92,22 @@ impl IndexKey {
         }
     }
 
+    /// The sort options as SQL: ``, ` DESC`, ` DESC NULLS LAST`, ` NULLS FIRST`
+    /// (PostgreSQL's defaults are left out).
+    pub fn order_suffix(&self) -> &'static str {
+        match (self.descending, self.nulls_first) {
+            (true, true) => " DESC",
+            (true, false) => " DESC NULLS LAST",
+            (false, true) => " NULLS FIRST",
+            (false, false) => "",
+        }
+    }
+
+    /// The key as reports show it: a column name or expression with its sort options.
+    pub fn text(&self) -> String {
+        format!("{}{}", self.expr, self.order_suffix())
+    }
+
     /// Same key with the same ordering (`DESC` implies NULLS FIRST by default).
     pub fn same_order(&self, other: &IndexKey) -> bool {
         self.expr == other.expr
