@@ -5,9 +5,11 @@
 #     redis-server vs `redis-cli --memkeys` and `--bigkeys`.
 #     Goal: at least 2x faster than --memkeys, while also reporting
 #     patterns, TTLs and percentiles.
-#  2. warm: N rows from a PostgreSQL table into Redis (JSON values, TTL)
-#     vs `redis-benchmark -P 64 -t set -n N` (the pipelined SET limit).
-#     Goal: at least half of that rate, end to end from PostgreSQL.
+#  2. warm: N rows from a PostgreSQL table into Redis as JSON values, with a
+#     1 h TTL and without, vs `redis-benchmark -P 64 -t set -n N -r N` (the
+#     pipelined SET limit). Goal: at least half of that rate, end to end from
+#     PostgreSQL. Also shown: redis-benchmark sending warm's own writes (SET
+#     of a value of the same size with PX), the server's limit for them.
 #
 # Needs: redis-server, redis-cli, redis-benchmark, python3, psql, and a
 # PostgreSQL to create a scratch database in ($PGADVISOR_TEST_DSN, default
@@ -98,16 +100,26 @@ redis-cli -p "$PORT" flushall >/dev/null
 measure warm sh -c "\"$BIN\" cache warm $TMP/warm.yaml --dsn '$PG_DSN' --redis $URL --format json >$TMP/warm.json"
 T_WARM=$W_warm
 WRITTEN=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['entries'][0]['keys_written'])" "$TMP/warm.json")
+# One of the values warm wrote: the same size for redis-benchmark's SET PX.
+VALUE=$(redis-cli -p "$PORT" get "customer:$((N / 2))")
+grep -v '^    ttl' "$TMP/warm.yaml" >"$TMP/warm-nottl.yaml"
 redis-cli -p "$PORT" flushall >/dev/null
-BENCH_RPS=$(redis-benchmark -p "$PORT" -P 64 -t set -n "$N" -r "$N" -q 2>/dev/null | tr '\r' '\n' | grep -E '^SET' | tail -1 | sed -E 's/^SET: ([0-9.]+) requests per second.*/\1/')
+measure warmnottl sh -c "\"$BIN\" cache warm $TMP/warm-nottl.yaml --dsn '$PG_DSN' --redis $URL --format json >$TMP/warm-nottl.json"
+T_NOTTL=$W_warmnottl
+WRITTEN_NOTTL=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['entries'][0]['keys_written'])" "$TMP/warm-nottl.json")
+rps() { tr '\r' '\n' | grep -E 'requests per second' | tail -1 | sed -E 's/.*: ([0-9.]+) requests per second.*/\1/'; }
+redis-cli -p "$PORT" flushall >/dev/null
+BENCH_RPS=$(redis-benchmark -p "$PORT" -P 64 -t set -n "$N" -r "$N" -q 2>/dev/null | rps)
+redis-cli -p "$PORT" flushall >/dev/null
+BENCH_PX_RPS=$(redis-benchmark -p "$PORT" -P 64 -n "$N" -r "$N" -q SET 'customer:__rand_int__' "$VALUE" PX 3600000 2>/dev/null | rps)
 
-WARM_RPS=$(python3 -c "import sys; print(f'{int(sys.argv[1]) / float(sys.argv[2]):.0f}')" "$WRITTEN" "$T_WARM")
-python3 - "$N" "$W_inspect" "$W_memkeys" "$W_bigkeys" "$PATTERNS" "$WRITTEN" "$T_WARM" "$WARM_RPS" "$BENCH_RPS" \
-  "$C_inspect $R_inspect $C_memkeys $R_memkeys $C_bigkeys $R_bigkeys $C_warm $R_warm" "$(uptime | sed 's/.*load average: //')" <<'PY'
+python3 - "$N" "$W_inspect" "$W_memkeys" "$W_bigkeys" "$PATTERNS" "$WRITTEN" "$T_WARM" "$WRITTEN_NOTTL" "$T_NOTTL" "$BENCH_RPS" "$BENCH_PX_RPS" "${#VALUE}" \
+  "$C_inspect $R_inspect $C_memkeys $R_memkeys $C_bigkeys $R_bigkeys $C_warm $R_warm $C_warmnottl $R_warmnottl" "$(uptime | sed 's/.*load average: //')" <<'PY'
 import sys
-n, ti, tm, tb, pats, written, tw, wrps, brps, cpu, load = sys.argv[1:]
-ti, tm, tb, tw, wrps, brps = map(float, (ti, tm, tb, tw, wrps, brps))
-ci, ri, cm, rm, cb, rb, cw, rw = map(float, cpu.split())
+n, ti, tm, tb, pats, written, tw, written2, tw2, brps, bpxrps, vlen, cpu, load = sys.argv[1:]
+ti, tm, tb, tw, tw2, brps, bpxrps = map(float, (ti, tm, tb, tw, tw2, brps, bpxrps))
+wrps, wrps2 = int(written) / tw, int(written2) / tw2
+ci, ri, cm, rm, cb, rb, cw, rw, cw2, rw2 = map(float, cpu.split())
 npat, nkeys = pats.split()
 print()
 print(f"load average at the end: {load} (wall times follow CPU share on a loaded machine)")
@@ -117,8 +129,10 @@ print(f"  pgadvisor cache inspect   {ti:6.2f} s   {ci:6.2f} s    {ri:6.2f} s   {
 print(f"  redis-cli --memkeys       {tm:6.2f} s   {cm:6.2f} s    {rm:6.2f} s   ({tm/ti:.1f}x pgadvisor's wall time; goal >= 2x)")
 print(f"  redis-cli --bigkeys       {tb:6.2f} s   {cb:6.2f} s    {rb:6.2f} s   ({tb/ti:.1f}x)")
 print()
-print(f"cache warm, {int(n):,} rows from PostgreSQL (same run):")
-print(f"  pgadvisor cache warm      {tw:6.2f} s   {int(written):,} keys, {wrps:,.0f} keys/s end to end (client CPU {cw:.2f} s, redis-server CPU {rw:.2f} s)")
-print(f"  redis-benchmark -P 64 SET {int(n)/brps:6.2f} s   {brps:,.0f} requests/s")
-print(f"  ratio                     {wrps/brps:.2f} of the pipelined SET limit (goal >= 0.50)")
+print(f"cache warm, {int(n):,} rows from PostgreSQL as {vlen}-byte JSON values (same run):")
+print(f"  pgadvisor cache warm, no TTL  {tw2:6.2f} s   {wrps2:,.0f} keys/s end to end (client CPU {cw2:.2f} s, redis-server CPU {rw2:.2f} s)")
+print(f"  pgadvisor cache warm, ttl 1h  {tw:6.2f} s   {wrps:,.0f} keys/s end to end (client CPU {cw:.2f} s, redis-server CPU {rw:.2f} s)")
+print(f"  redis-benchmark -P 64 -t set  {int(n)/brps:6.2f} s   {brps:,.0f} requests/s (3-byte values, no TTL)")
+print(f"  redis-benchmark -P 64 SET PX  {int(n)/bpxrps:6.2f} s   {bpxrps:,.0f} requests/s (warm's own writes: {vlen}-byte values, PX)")
+print(f"  ratio to -t set: no TTL {wrps2/brps:.2f}, ttl 1h {wrps/brps:.2f} (goal >= 0.50); ttl 1h to SET PX {wrps/bpxrps:.2f}")
 PY

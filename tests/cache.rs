@@ -10,27 +10,19 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use redis::Commands;
+
+mod common;
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgadvisor");
 /// Our database on the shared single node.
 const DB: i64 = 12;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run scripts/test (or `scripts/testenv up && source target/testenv/env.sh`)")
-    })
-}
-
 fn single_url() -> String {
-    env("PGADVISOR_TEST_REDIS_URL")
+    common::redis_url()
 }
 
 fn cluster_urls() -> Vec<String> {
-    env("PGADVISOR_TEST_REDIS_CLUSTER")
-        .split(',')
-        .map(str::to_string)
-        .collect()
+    common::redis_cluster_urls()
 }
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -112,10 +104,9 @@ fn scan_keys(c: &mut dyn redis::ConnectionLike, glob: String) -> Vec<String> {
 }
 
 fn run(args: &[&str]) -> Output {
-    Command::new(BIN)
+    common::pgadvisor()
         .args(args)
         .env_remove("REDIS_URL")
-        .env_remove("DATABASE_URL")
         .output()
         .expect("run pgadvisor")
 }
@@ -454,70 +445,15 @@ fn inspect_sample_stops_early_and_extrapolates() {
 
 // ---------------------------------------------------------------- warm
 
-struct PgDb {
-    name: String,
-    admin: String,
-}
-
-impl PgDb {
-    fn new(tag: &str) -> PgDb {
-        let admin = env("PGADVISOR_TEST_DSN");
-        let name = format!(
-            "pgadvisor_cache_{tag}_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        );
-        psql(&admin, &["-c", &format!("CREATE DATABASE {name}")]);
-        let db = PgDb { name, admin };
-        psql(
-            &db.dsn(),
-            &[
-                "-q",
-                "-f",
-                concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/cache/schema.sql"),
-            ],
-        );
-        db
-    }
-
-    fn dsn(&self) -> String {
-        format!(
-            "{} dbname={}",
-            self.admin.replace("dbname=postgres", ""),
-            self.name
-        )
-    }
-}
-
-impl Drop for PgDb {
-    fn drop(&mut self) {
-        let _ = Command::new(psql_bin())
-            .args([
-                self.admin.as_str(),
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
-}
-
-fn psql_bin() -> String {
-    format!("{}/psql", env("PGADVISOR_TEST_PG_BINDIR"))
-}
-
-fn psql(dsn: &str, args: &[&str]) {
-    let out = Command::new(psql_bin())
-        .arg(dsn)
-        .arg("-v")
-        .arg("ON_ERROR_STOP=1")
-        .args(args)
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "psql failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+/// A database of its own with the cache fixture (fixtures/cache/schema.sql).
+fn warm_db(tag: &str) -> common::TestDb {
+    let db = common::TestDb::create(&format!("cache_{tag}"));
+    common::psql_file(
+        db.dsn(),
+        &common::fixtures_dir().join("cache/schema.sql"),
+        &[],
     );
+    db
 }
 
 /// The example spec with our prefix in front of every key.
@@ -611,7 +547,7 @@ fn warm_summary<'a>(v: &'a Value, name: &str) -> &'a Value {
 #[test]
 fn warm_single_node_writes_keys_values_and_ttls() {
     let p = prefix("wrm");
-    let pg = PgDb::new("warm");
+    let pg = warm_db("warm");
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec_file(&p, &dir);
     let out = run(&[
@@ -619,7 +555,7 @@ fn warm_single_node_writes_keys_values_and_ttls() {
         "warm",
         &spec,
         "--dsn",
-        &pg.dsn(),
+        pg.dsn(),
         "--redis",
         &single_url(),
         "--db",
@@ -670,7 +606,7 @@ fn warm_single_node_writes_keys_values_and_ttls() {
 #[test]
 fn warm_cluster_groups_keys_by_slot() {
     let p = prefix("wcl");
-    let pg = PgDb::new("warmcl");
+    let pg = warm_db("warmcl");
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec_file(&p, &dir);
     let out = run(&[
@@ -678,7 +614,7 @@ fn warm_cluster_groups_keys_by_slot() {
         "warm",
         &spec,
         "--dsn",
-        &pg.dsn(),
+        pg.dsn(),
         "--redis",
         &cluster_urls()[2],
         "--format",
@@ -724,7 +660,7 @@ fn warm_cluster_groups_keys_by_slot() {
 #[test]
 fn warm_dry_run_writes_nothing_and_shows_samples() {
     let p = prefix("dry");
-    let pg = PgDb::new("dry");
+    let pg = warm_db("dry");
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec_file(&p, &dir);
     // No --redis: a dry run never connects to Redis.
@@ -733,7 +669,7 @@ fn warm_dry_run_writes_nothing_and_shows_samples() {
         "warm",
         &spec,
         "--dsn",
-        &pg.dsn(),
+        pg.dsn(),
         "--dry-run",
         "--format",
         "json",
@@ -754,10 +690,125 @@ fn warm_dry_run_writes_nothing_and_shows_samples() {
     assert!(left0.is_empty());
 }
 
+/// Hex text of psql's output → bytes.
+fn unhex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex"))
+        .collect()
+}
+
+/// Every row of `sql` as (id, hex of the text expression `expr` over it).
+fn expected(db: &common::TestDb, sql: &str, expr: &str) -> Vec<(u64, Vec<u8>)> {
+    db.psql(&format!(
+        "SET TimeZone = 'Asia/Kolkata'; SELECT q.id, encode(convert_to({expr}, 'UTF8'), 'hex') FROM ({sql}) AS q ORDER BY q.id"
+    ))
+    .lines()
+    .map(|l| {
+        let (id, hex) = l.split_once('|').expect("id|hex");
+        (id.parse().expect("id"), unhex(hex))
+    })
+    .collect()
+}
+
+#[test]
+fn warm_json_values_are_exactly_row_to_json_for_every_common_type() {
+    let p = prefix("typ");
+    let pg = warm_db("types");
+    pg.psql(
+        r#"
+CREATE TYPE mood AS ENUM ('ok', 'say "hi"');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TYPE pair AS (a int, b text);
+CREATE TABLE typed (
+    id int PRIMARY KEY, s smallint, b bigint, o oid, flag boolean,
+    t text, v varchar(20), c char(6), n name, j json, jb jsonb,
+    f4 real, f8 double precision, num numeric(12,4),
+    ts timestamp, tstz timestamptz, d date, tm time, iv interval,
+    u uuid, ip inet, arr int[], tarr text[], m mood, dom posint, pr pair,
+    by bytea, bits bit(4), "Mixed Case" text, "select" int);
+INSERT INTO typed VALUES
+ (1, -32768, -9223372036854775808, 4294967295, true,
+  E'quote " back \\ nl \n cr \r tab \t bs \b ff \f ctl \x01\x1f é ✓ 😀', 'varchar', 'ab', 'a name',
+  '{"a" : [1, 2.50], "b":null}', '{"b": [true, "x"], "a": 1.0}',
+  'NaN', 'Infinity', 'NaN', '2024-02-29 23:59:59.123456', '2024-01-01 00:00:00+05:30', '0044-03-15 BC',
+  '12:34:56.5', '1 year 2 mons -3 days 04:05:06', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+  '192.168.1.1', '{1,NULL,3}', '{"x y","q\"","",NULL}', 'say "hi"', 7, ROW(1, 'p"q'),
+  '\x00ff10', B'1010', 'mixed', 1),
+ (2, 7, 9223372036854775807, 0, false, '', '', '      ', '', 'null', '[]',
+  '-Infinity', 1.5e300, 12345678.1234, 'infinity', '-infinity', 'infinity',
+  '00:00', '0', '00000000-0000-0000-0000-000000000000', '::1/128', '{}', '{}', 'ok', 1,
+  ROW(NULL, NULL), '\x', B'0000', '', -1),
+ (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL);
+"#,
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("types.yaml");
+    let all = "SELECT * FROM typed";
+    let some = "SELECT id, c, flag, d, tstz, ip FROM typed";
+    std::fs::write(
+        &path,
+        format!(
+            "entries:\n  - name: all\n    query: {all}\n    key: \"{p}:t:{{id}}\"\n    ttl: none\n\
+             \x20 - name: keys\n    query: {some}\n    key: \"{p}:k:{{c}}|{{flag}}|{{d}}|{{tstz}}|{{ip}}\"\n    ttl: none\n"
+        ),
+    )
+    .expect("write spec");
+    // A fixed session time zone, so the timestamptz text is the same for
+    // pgadvisor's session and psql's.
+    let dsn = format!("{} options='-c TimeZone=Asia/Kolkata'", pg.dsn());
+    let out = run(&[
+        "cache",
+        "warm",
+        path.to_str().unwrap_or_default(),
+        "--dsn",
+        &dsn,
+        "--redis",
+        &single_url(),
+        "--db",
+        &DB.to_string(),
+        "--format",
+        "json",
+    ]);
+    let v = json_of(&out);
+    let mut c = single();
+    let values = expected(&pg, all, "row_to_json(q)::text");
+    assert_eq!(values.len(), 3);
+    for (id, want) in &values {
+        let got: Vec<u8> = c.get(format!("{p}:t:{id}")).expect("get");
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(want),
+            "row {id}"
+        );
+    }
+    // Keys from other types are PostgreSQL's text of the value (bpchar
+    // without its padding); the NULL row gets no key.
+    let mut want_keys: Vec<String> = expected(
+        &pg,
+        &format!("{some} WHERE c IS NOT NULL"),
+        &format!("'{p}:k:' || c::text || '|' || flag::text || '|' || d::text || '|' || tstz::text || '|' || ip::text"),
+    )
+    .into_iter()
+    .map(|(_, k)| String::from_utf8(k).expect("utf-8"))
+    .collect();
+    let mut got_keys = scan_keys(&mut c, format!("{p}:k:*"));
+    cleanup_single(&p);
+    want_keys.sort();
+    got_keys.sort();
+    assert_eq!(got_keys, want_keys);
+    assert!(
+        want_keys.iter().any(|k| k.contains(":ab|true|")),
+        "{want_keys:?}"
+    );
+    assert_eq!(warm_summary(&v, "keys")["rows_skipped"], 1);
+}
+
 #[test]
 fn warm_postgres_error_names_the_entry_and_fails() {
     let p = prefix("pge");
-    let pg = PgDb::new("pgerr");
+    let pg = warm_db("pgerr");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("bad.yaml");
     std::fs::write(
@@ -772,7 +823,7 @@ fn warm_postgres_error_names_the_entry_and_fails() {
         "warm",
         path.to_str().unwrap_or_default(),
         "--dsn",
-        &pg.dsn(),
+        pg.dsn(),
         "--redis",
         &single_url(),
         "--db",
@@ -997,7 +1048,7 @@ fn wrong_password_is_a_clear_error_without_the_password() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("requires authentication"));
     // The right one works, also through REDIS_URL.
-    let out = Command::new(BIN)
+    let out = common::pgadvisor()
         .args(["cache", "inspect", "--format", "json"])
         .env(
             "REDIS_URL",
@@ -1023,7 +1074,7 @@ fn cluster_node_with_a_database_number_is_explained() {
 #[test]
 fn warm_reports_exact_confirmed_keys_when_redis_goes_away() {
     let mut r = PrivateRedis::start(&[]);
-    let pg = PgDb::new("lost");
+    let pg = warm_db("lost");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("slow.yaml");
     std::fs::write(
@@ -1054,7 +1105,7 @@ fn warm_reports_exact_confirmed_keys_when_redis_goes_away() {
         "warm",
         path.to_str().unwrap_or_default(),
         "--dsn",
-        &pg.dsn(),
+        pg.dsn(),
         "--redis",
         &format!("redis://127.0.0.1:{port}/"),
         "--max-rate",
@@ -1186,7 +1237,7 @@ fn rediss_tls_with_a_private_ca() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let url = format!("rediss://localhost:{port}/");
-    let trusted = Command::new(BIN)
+    let trusted = common::pgadvisor()
         .args(["cache", "inspect", "--redis", &url, "--format", "json"])
         .env("SSL_CERT_FILE", d("ca.crt"))
         .output()
@@ -1198,6 +1249,30 @@ fn rediss_tls_with_a_private_ca() {
             .is_some_and(|t| t.ends_with("(TLS)"))
     );
     assert_eq!(report["overall"]["keys"], 0);
+    // warm writes over TLS too (its writers open connections of their own).
+    let pg = warm_db("tls");
+    let p = prefix("tls");
+    let spec = spec_file(&p, &dir);
+    let warmed = common::pgadvisor()
+        .args(["cache", "warm", &spec, "--dsn", pg.dsn(), "--redis", &url])
+        .args(["--format", "json"])
+        .env("SSL_CERT_FILE", d("ca.crt"))
+        .output()
+        .expect("run");
+    let expected_active = (1..=500u64).filter(|i| active(*i)).count();
+    assert_eq!(
+        warm_summary(&json_of(&warmed), "customers")["keys_written"],
+        expected_active
+    );
+    let after = common::pgadvisor()
+        .args(["cache", "inspect", "--redis", &url, "--format", "json"])
+        .env("SSL_CERT_FILE", d("ca.crt"))
+        .output()
+        .expect("run");
+    assert_eq!(
+        json_of(&after)["overall"]["keys"],
+        expected_active as u64 + 500
+    );
     // Without the CA the certificate is refused, with a hint.
     let untrusted = run(&["cache", "inspect", "--redis", &url]);
     assert_eq!(untrusted.status.code(), Some(2));
@@ -1227,7 +1302,7 @@ fn interrupted_inspect_prints_a_cursor_that_resumes_where_it_stopped() {
     ];
     let glob = format!("{p}:*");
     // Slow enough (about 6,000 commands/s) that the interrupt lands mid-scan.
-    let child = Command::new(BIN)
+    let child = common::pgadvisor()
         .args(base)
         .args(["--match", &glob, "--max-ops-per-sec", "6000"])
         .stdout(Stdio::piped())

@@ -126,13 +126,18 @@ pub fn with_addr(seed: &ConnectionInfo, host: &str, port: u16) -> ConnectionInfo
     seed.clone().set_addr(addr)
 }
 
+/// A client for `info` with TCP_NODELAY: pipelines are many small writes,
+/// and without it Nagle's algorithm and delayed ACKs stall each round trip
+/// by up to 40 ms.
+fn client(info: &ConnectionInfo) -> redis::RedisResult<redis::Client> {
+    let tcp = info.tcp_settings().clone().set_nodelay(true);
+    redis::Client::open(info.clone().set_tcp_settings(tcp))
+}
+
 /// Open a multiplexed connection (commands from many tasks share it and
 /// are pipelined on the wire).
 pub async fn connect(info: &ConnectionInfo, timeout: Duration) -> Result<MultiplexedConnection> {
-    // Pipelines are many small writes: without TCP_NODELAY, Nagle's
-    // algorithm and delayed ACKs stall each round trip by up to 40 ms.
-    let tcp = info.tcp_settings().clone().set_nodelay(true);
-    let client = redis::Client::open(info.clone().set_tcp_settings(tcp)).map_err(|e| {
+    let client = client(info).map_err(|e| {
         anyhow!(
             "invalid Redis settings for {}: {}",
             describe(info),
@@ -146,6 +151,20 @@ pub async fn connect(info: &ConnectionInfo, timeout: Duration) -> Result<Multipl
         .get_multiplexed_async_connection_with_config(&cfg)
         .await
         .map_err(|e| explain(&e, info, timeout))
+}
+
+/// Open a blocking connection (for a thread that writes whole packed
+/// pipelines), with `timeout` on connecting, reading and writing. Errors are
+/// Redis's own so callers can tell a lost connection (see
+/// [`is_connection_lost`]) from a refusal to run a command.
+pub fn connect_blocking(
+    info: &ConnectionInfo,
+    timeout: Duration,
+) -> redis::RedisResult<redis::Connection> {
+    let conn = client(info)?.get_connection_with_timeout(timeout)?;
+    conn.set_read_timeout(Some(timeout))?;
+    conn.set_write_timeout(Some(timeout))?;
+    Ok(conn)
 }
 
 trait KindStr {

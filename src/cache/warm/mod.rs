@@ -1,30 +1,31 @@
 //! `cache warm`: run each spec entry's query in PostgreSQL and write one
 //! key per row to Redis. Rows are fetched through a portal a batch at a
-//! time (never the whole result), each batch becomes one pipeline per node
-//! (keys grouped by hash slot owner on a cluster) and up to `concurrency`
-//! pipelines are in flight. A PostgreSQL error stops its entry; Redis going
-//! away is retried with backoff, then the run stops and reports the keys
-//! confirmed written — nothing unconfirmed is counted.
+//! time (never the whole result); each batch becomes one packed pipeline per
+//! node (keys grouped by hash slot owner on a cluster) written on a blocking
+//! connection (see `batch`), with up to `concurrency` pipelines in flight
+//! per node while PostgreSQL produces the next batch. Values are assembled
+//! from cheaply fetched columns (see `row`). A PostgreSQL error stops its
+//! entry; Redis going away is retried with backoff, then the run stops and
+//! reports the keys confirmed written — nothing unconfirmed is counted.
+
+mod batch;
+mod row;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow, bail};
-use redis::Value;
-use redis::aio::MultiplexedConnection;
 use serde::Serialize;
-use tokio::sync::Mutex;
-use tokio_postgres::types::{FromSql, ToSql, Type};
+use tokio_postgres::types::{ToSql, Type};
 
+use self::batch::{Batch, NodeWriter, Written};
+use self::row::RowPlan;
 use super::cluster::Topology;
 use super::limiter::Limiter;
-use super::redis_conn;
 use super::spec::{Encoding, Entry, Param, Spec, ttl_for};
-use crate::ident::quote_ident;
 
-const JSON_SQL: &str = include_str!("../../sql/cache_warm_json.sql");
-const HASH_SQL: &str = include_str!("../../sql/cache_warm_hash.sql");
+const ROWS_SQL: &str = include_str!("../../../sql/cache_warm_rows.sql");
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -83,19 +84,6 @@ impl EntrySummary {
             error: None,
             samples: Vec::new(),
         }
-    }
-}
-
-/// A column value in PostgreSQL's binary format of `text` (we cast every
-/// column we read to text): the UTF-8 bytes themselves.
-struct RawText<'a>(&'a [u8]);
-
-impl<'a> FromSql<'a> for RawText<'a> {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(RawText(raw))
-    }
-    fn accepts(_: &Type) -> bool {
-        true
     }
 }
 
@@ -187,10 +175,7 @@ fn bind(p: &Param, ty: &Type, entry: &str, n: usize) -> Result<BoxedParam> {
 struct Prepared {
     stmt: tokio_postgres::Statement,
     params: Vec<BoxedParam>,
-    /// For each key template column, its index in the wrapper's row.
-    key_cols: Vec<(String, usize)>,
-    /// Hash encoding: field names, in row order.
-    fields: Vec<String>,
+    plan: RowPlan,
 }
 
 async fn prepare(tx: &tokio_postgres::Transaction<'_>, e: &Entry) -> Result<Prepared> {
@@ -199,10 +184,10 @@ async fn prepare(tx: &tokio_postgres::Transaction<'_>, e: &Entry) -> Result<Prep
         .await
         .map_err(|err| pg_error(&err))
         .with_context(|| format!("entry {:?}: preparing its query", e.name))?;
-    let columns: Vec<String> = user
+    let columns: Vec<(String, Type)> = user
         .columns()
         .iter()
-        .map(|c| c.name().to_string())
+        .map(|c| (c.name().to_string(), c.type_().clone()))
         .collect();
     if user.params().len() != e.params.len() {
         bail!(
@@ -212,8 +197,8 @@ async fn prepare(tx: &tokio_postgres::Transaction<'_>, e: &Entry) -> Result<Prep
             e.params.len()
         );
     }
-    for (i, c) in columns.iter().enumerate() {
-        if columns[..i].contains(c) {
+    for (i, (c, _)) in columns.iter().enumerate() {
+        if columns[..i].iter().any(|(x, _)| x == c) {
             bail!(
                 "entry {:?}: the query returns column {c:?} twice; give columns unique names (AS …)",
                 e.name
@@ -221,57 +206,22 @@ async fn prepare(tx: &tokio_postgres::Transaction<'_>, e: &Entry) -> Result<Prep
         }
     }
     for c in e.key.columns() {
-        if !columns.iter().any(|x| x == c) {
+        if !columns.iter().any(|(x, _)| x == c) {
             bail!(
                 "entry {:?}: the key template uses {{{c}}} but the query returns no such column (columns: {})",
                 e.name,
-                columns.join(", ")
+                columns
+                    .iter()
+                    .map(|(n, _)| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             );
         }
     }
-    let (sql, key_cols, fields) = match e.encoding {
-        Encoding::Json => {
-            let keys: Vec<&str> = e.key.columns();
-            let list: String = keys
-                .iter()
-                .map(|c| format!(", q.{}::text", quote_ident(c)))
-                .collect();
-            let key_cols = keys
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.to_string(), i + 1))
-                .collect();
-            (
-                JSON_SQL.replace("{key_columns}", &list),
-                key_cols,
-                Vec::new(),
-            )
-        }
-        Encoding::Hash => {
-            let list = columns
-                .iter()
-                .map(|c| format!("q.{}::text", quote_ident(c)))
-                .collect::<Vec<_>>()
-                .join(", ");
-            let key_cols = e
-                .key
-                .columns()
-                .iter()
-                .filter_map(|c| {
-                    columns
-                        .iter()
-                        .position(|x| x == c)
-                        .map(|i| (c.to_string(), i))
-                })
-                .collect();
-            (
-                HASH_SQL.replace("{columns}", &list),
-                key_cols,
-                columns.clone(),
-            )
-        }
-    };
-    let sql = strip_comments(&sql).replace("{query}", &e.query);
+    let plan = RowPlan::new(&columns, &e.key, e.encoding);
+    let sql = strip_comments(ROWS_SQL)
+        .replace("{columns}", &plan.select_list)
+        .replace("{query}", &e.query);
     let stmt = tx
         .prepare(&sql)
         .await
@@ -284,12 +234,7 @@ async fn prepare(tx: &tokio_postgres::Transaction<'_>, e: &Entry) -> Result<Prep
         .enumerate()
         .map(|(i, (p, ty))| bind(p, ty, &e.name, i + 1))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Prepared {
-        stmt,
-        params,
-        key_cols,
-        fields,
-    })
+    Ok(Prepared { stmt, params, plan })
 }
 
 /// Drop the `--` comment lines of our SQL templates.
@@ -317,240 +262,106 @@ fn pg_error(e: &tokio_postgres::Error) -> anyhow::Error {
     }
 }
 
-/// One key to write.
-struct Item {
-    key: Vec<u8>,
-    /// JSON text, or (field, value) pairs.
-    value: Value2,
-    ttl_ms: Option<u64>,
+/// Where one batch of rows goes: packed per node, or (dry run) only
+/// counted and sampled.
+enum Sink<'a> {
+    Nodes {
+        topo: &'a Topology,
+        batches: Vec<Batch>,
+    },
+    DryRun {
+        keys: u64,
+        bytes: u64,
+        samples: &'a mut Vec<Sample>,
+        want: usize,
+    },
 }
 
-enum Value2 {
-    Json(Vec<u8>),
-    Hash(Vec<(String, Vec<u8>)>),
-}
-
-impl Item {
-    fn bytes(&self) -> u64 {
-        self.key.len() as u64
-            + match &self.value {
-                Value2::Json(v) => v.len() as u64,
-                Value2::Hash(f) => f.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum(),
-            }
-    }
-}
-
-/// Turn one batch of rows into items; rows without a key are skipped.
-fn items_of(
+/// Turn one batch of rows into keys and values; rows without a key (or,
+/// for hashes, without a non-NULL column) are skipped.
+fn encode_rows(
     rows: &[tokio_postgres::Row],
     e: &Entry,
-    p: &Prepared,
+    plan: &RowPlan,
     seed: u64,
     skipped: &mut u64,
-) -> Result<Vec<Item>> {
-    let mut out = Vec::with_capacity(rows.len());
+    sink: &mut Sink<'_>,
+) -> Result<(), EntryError> {
+    let decoding =
+        |err: anyhow::Error| EntryError::Postgres(err.context(format!("entry {:?}", e.name)));
+    let mut key = Vec::with_capacity(64);
+    let mut value = Vec::with_capacity(256);
     for row in rows {
-        let get = |i: usize| -> Result<Option<&[u8]>> {
-            Ok(row
-                .try_get::<_, Option<RawText<'_>>>(i)
-                .context("decoding a row")?
-                .map(|r| r.0))
-        };
-        let mut key_vals: Vec<(&str, Option<&[u8]>)> = Vec::with_capacity(p.key_cols.len());
-        for (c, i) in &p.key_cols {
-            key_vals.push((c.as_str(), get(*i)?));
-        }
-        let key = e
-            .key
-            .render(|c| key_vals.iter().find(|(n, _)| *n == c).and_then(|(_, v)| *v));
-        let Some(key) = key else {
+        key.clear();
+        if !plan.key(row, &mut key).map_err(decoding)? {
             *skipped += 1;
             continue;
-        };
-        let value = match e.encoding {
-            Encoding::Json => match get(0)? {
-                Some(v) => Value2::Json(v.to_vec()),
-                None => {
-                    *skipped += 1;
-                    continue;
-                }
-            },
-            Encoding::Hash => {
-                let mut fields = Vec::with_capacity(p.fields.len());
-                for (i, f) in p.fields.iter().enumerate() {
-                    if let Some(v) = get(i)? {
-                        fields.push((f.clone(), v.to_vec()));
-                    }
-                }
-                if fields.is_empty() {
-                    *skipped += 1;
-                    continue;
-                }
-                Value2::Hash(fields)
-            }
-        };
+        }
         let ttl_ms = e.ttl.map(|t| ttl_for(&key, t, e.ttl_jitter, seed));
-        out.push(Item { key, value, ttl_ms });
-    }
-    Ok(out)
-}
-
-fn add_commands(pipe: &mut redis::Pipeline, it: &Item) -> usize {
-    match &it.value {
-        Value2::Json(v) => {
-            let c = pipe.cmd("SET").arg(&it.key).arg(v);
-            if let Some(t) = it.ttl_ms {
-                c.arg("PX").arg(t);
+        let fields = match e.encoding {
+            Encoding::Json => {
+                value.clear();
+                plan.json(row, &mut value).map_err(decoding)?;
+                Vec::new()
             }
-            1
-        }
-        Value2::Hash(fields) => {
-            pipe.cmd("MULTI");
-            pipe.cmd("DEL").arg(&it.key);
-            let c = pipe.cmd("HSET").arg(&it.key);
-            for (f, v) in fields {
-                c.arg(f).arg(v);
+            Encoding::Hash => {
+                let f = plan.fields(row).map_err(decoding)?;
+                if f.is_empty() {
+                    *skipped += 1;
+                    continue;
+                }
+                f
             }
-            let mut n = 4;
-            if let Some(t) = it.ttl_ms {
-                pipe.cmd("PEXPIRE").arg(&it.key).arg(t);
-                n += 1;
-            }
-            pipe.cmd("EXEC");
-            n
-        }
-    }
-}
-
-/// A node connection that write tasks share and replace after a drop.
-struct NodeSlot {
-    name: String,
-    info: redis::ConnectionInfo,
-    timeout: Duration,
-    conn: Mutex<(u64, MultiplexedConnection)>,
-}
-
-/// Outcome of one node's part of a batch.
-struct Written {
-    keys: u64,
-    bytes: u64,
-    /// First per-key server error (e.g. OOM, MOVED).
-    error: Option<String>,
-}
-
-/// Send one pipeline, reconnecting and retrying on connection loss.
-async fn send(slot: Arc<NodeSlot>, items: Vec<Item>, retries: u32) -> Result<Written> {
-    let mut pipe = redis::pipe();
-    pipe.ignore_errors();
-    let mut ends = Vec::with_capacity(items.len());
-    let mut n = 0;
-    for it in &items {
-        n += add_commands(&mut pipe, it);
-        ends.push(n - 1);
-    }
-    let mut attempt = 0;
-    loop {
-        let (generation, mut conn) = {
-            let g = slot.conn.lock().await;
-            (g.0, g.1.clone())
         };
-        match pipe
-            .query_async::<Vec<redis::RedisResult<Value>>>(&mut conn)
-            .await
-        {
-            Ok(replies) => {
-                let mut w = Written {
-                    keys: 0,
-                    bytes: 0,
-                    error: None,
-                };
-                for (it, end) in items.iter().zip(&ends) {
-                    match replies.get(*end) {
-                        Some(Ok(v)) if reply_ok(v) => {
-                            w.keys += 1;
-                            w.bytes += it.bytes();
-                        }
-                        Some(Ok(v)) => {
-                            w.error.get_or_insert_with(|| {
-                                format!(
-                                    "{} on {}: {v:?}",
-                                    String::from_utf8_lossy(&it.key),
-                                    slot.name
-                                )
-                            });
-                        }
-                        Some(Err(e)) => {
-                            w.error.get_or_insert_with(|| {
-                                format!(
-                                    "{} on {}: {e}",
-                                    String::from_utf8_lossy(&it.key),
-                                    slot.name
-                                )
-                            });
-                        }
-                        None => {
-                            w.error.get_or_insert_with(|| {
-                                format!("short pipeline reply from {}", slot.name)
-                            });
-                        }
-                    }
-                }
-                return Ok(w);
-            }
-            Err(e) if redis_conn::is_connection_lost(&e) && attempt < retries => {
-                attempt += 1;
-                let backoff =
-                    Duration::from_millis(200u64 << attempt.min(5)).min(Duration::from_secs(5));
-                tokio::time::sleep(backoff).await;
-                let mut g = slot.conn.lock().await;
-                if g.0 == generation
-                    && let Ok(c) = redis_conn::connect(&slot.info, slot.timeout).await
-                {
-                    *g = (generation + 1, c);
+        match sink {
+            Sink::Nodes { topo, batches } => {
+                let b = &mut batches[topo.node_for_key(&key).map_err(EntryError::Redis)?];
+                match e.encoding {
+                    Encoding::Json => b.push_set(&key, &value, ttl_ms),
+                    Encoding::Hash => b.push_hash(&key, &fields, ttl_ms),
                 }
             }
-            Err(e) => {
-                return Err(anyhow!(
-                    "Redis at {} failed after {attempt} retr{}: {e}",
-                    slot.name,
-                    if attempt == 1 { "y" } else { "ies" }
-                ));
+            Sink::DryRun {
+                keys,
+                bytes,
+                samples,
+                want,
+            } => {
+                *keys += 1;
+                *bytes += key.len() as u64
+                    + match e.encoding {
+                        Encoding::Json => value.len() as u64,
+                        Encoding::Hash => {
+                            fields.iter().map(|(f, v)| (f.len() + v.len()) as u64).sum()
+                        }
+                    };
+                if samples.len() < *want {
+                    samples.push(Sample {
+                        key: String::from_utf8_lossy(&key).into_owned(),
+                        value: match e.encoding {
+                            Encoding::Json => String::from_utf8_lossy(&value).into_owned(),
+                            Encoding::Hash => {
+                                let m: serde_json::Map<String, serde_json::Value> = fields
+                                    .iter()
+                                    .map(|(f, v)| {
+                                        (
+                                            f.to_string(),
+                                            serde_json::Value::String(
+                                                String::from_utf8_lossy(v).into_owned(),
+                                            ),
+                                        )
+                                    })
+                                    .collect();
+                                serde_json::Value::Object(m).to_string()
+                            }
+                        },
+                        ttl_ms,
+                    });
+                }
             }
         }
     }
-}
-
-fn reply_ok(v: &Value) -> bool {
-    match v {
-        Value::Okay => true,
-        Value::SimpleString(s) => s == "OK",
-        Value::Array(items) => !items.iter().any(|i| matches!(i, Value::ServerError(_))),
-        _ => false,
-    }
-}
-
-/// Render an item for a dry-run sample.
-fn sample_of(it: &Item) -> Sample {
-    let value = match &it.value {
-        Value2::Json(v) => String::from_utf8_lossy(v).into_owned(),
-        Value2::Hash(f) => {
-            let m: serde_json::Map<String, serde_json::Value> = f
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        serde_json::Value::String(String::from_utf8_lossy(v).into_owned()),
-                    )
-                })
-                .collect();
-            serde_json::Value::Object(m).to_string()
-        }
-    };
-    Sample {
-        key: String::from_utf8_lossy(&it.key).into_owned(),
-        value,
-        ttl_ms: it.ttl_ms,
-    }
+    Ok(())
 }
 
 /// Called with an entry name and the rows just read.
@@ -565,18 +376,11 @@ pub async fn warm(
     opts: &Options,
     progress: Option<WarmProgress<'_>>,
 ) -> Vec<EntrySummary> {
-    let slots: Vec<Arc<NodeSlot>> = topo
+    let writers: Vec<Arc<NodeWriter>> = topo
         .map(|t| {
             t.nodes
                 .iter()
-                .map(|n| {
-                    Arc::new(NodeSlot {
-                        name: n.name.clone(),
-                        info: n.info.clone(),
-                        timeout: t.timeout,
-                        conn: Mutex::new((0, n.conn.clone())),
-                    })
-                })
+                .map(|n| Arc::new(NodeWriter::new(n.name.clone(), n.info.clone(), t.timeout)))
                 .collect()
         })
         .unwrap_or_default();
@@ -595,7 +399,7 @@ pub async fn warm(
             continue;
         }
         let started = Instant::now();
-        let res = run_entry(pg, topo, &slots, e, opts, &limiter, &mut s, progress).await;
+        let res = run_entry(pg, topo, &writers, e, opts, &limiter, &mut s, progress).await;
         s.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         s.keys_per_sec = if s.duration_ms > 0.0 {
             (s.keys_written as f64 / (s.duration_ms / 1000.0)).round()
@@ -629,11 +433,13 @@ enum EntryError {
     Redis(anyhow::Error),
 }
 
+type InFlight = VecDeque<(u64, tokio::task::JoinHandle<Result<Written>>)>;
+
 #[allow(clippy::too_many_arguments)]
 async fn run_entry(
     pg: &mut tokio_postgres::Client,
     topo: Option<&Topology>,
-    slots: &[Arc<NodeSlot>],
+    writers: &[Arc<NodeWriter>],
     e: &Entry,
     opts: &Options,
     limiter: &Limiter,
@@ -663,7 +469,7 @@ async fn run_entry(
                 pg_error(&err).context(format!("entry {:?}: running its query", e.name)),
             )
         })?;
-    let mut inflight: VecDeque<(u64, tokio::task::JoinHandle<Result<Written>>)> = VecDeque::new();
+    let mut inflight: InFlight = VecDeque::new();
     let concurrency = opts.concurrency.max(1);
     let mut failure: Option<EntryError> = None;
     let fetch_err = |err: tokio_postgres::Error| {
@@ -680,65 +486,68 @@ async fn run_entry(
         Ok(r) => r,
         Err(err) => return Err(fetch_err(err)),
     };
+    // Packed bytes per node in the previous batch.
+    let mut packed = vec![0usize; writers.len()];
     loop {
         let done = rows.len() < e.batch_size;
         s.rows_read += rows.len() as u64;
-        let items = match items_of(&rows, e, &p, opts.seed, &mut s.rows_skipped) {
-            Ok(i) => i,
-            Err(err) => {
-                failure = Some(EntryError::Postgres(
-                    err.context(format!("entry {:?}", e.name)),
-                ));
-                break;
-            }
+        let mut sink = match topo {
+            Some(t) => Sink::Nodes {
+                topo: t,
+                batches: packed
+                    .iter()
+                    .map(|&n| Batch::with_capacity(n + n / 8))
+                    .collect(),
+            },
+            None => Sink::DryRun {
+                keys: 0,
+                bytes: 0,
+                samples: &mut s.samples,
+                want: opts.samples,
+            },
         };
+        if let Err(err) = encode_rows(&rows, e, &p.plan, opts.seed, &mut s.rows_skipped, &mut sink)
+        {
+            failure = Some(err);
+            break;
+        }
         if let Some(cb) = progress {
             cb(&e.name, rows.len() as u64);
         }
-        // PostgreSQL produces the next batch while this one is written.
-        let next = async { if done { None } else { Some(fetch().await) } };
-        let write = async {
-            match topo {
-                None => {
-                    for it in &items {
-                        if s.samples.len() < opts.samples {
-                            s.samples.push(sample_of(it));
-                        }
-                        s.keys_written += 1;
-                        s.bytes += it.bytes();
+        match sink {
+            Sink::DryRun { keys, bytes, .. } => {
+                s.keys_written += keys;
+                s.bytes += bytes;
+            }
+            Sink::Nodes { batches, .. } => {
+                for (n, batch) in batches.into_iter().enumerate() {
+                    packed[n] = batch.packed_len();
+                    if batch.is_empty() {
+                        continue;
                     }
-                }
-                Some(t) => {
-                    let mut per_node: Vec<Vec<Item>> =
-                        (0..slots.len()).map(|_| Vec::new()).collect();
-                    for it in items {
-                        match t.node_for_key(&it.key) {
-                            Ok(n) => per_node[n].push(it),
-                            Err(err) => {
-                                failure = Some(EntryError::Redis(err));
-                                return;
-                            }
-                        }
-                    }
-                    for (n, group) in per_node.into_iter().enumerate() {
-                        if group.is_empty() {
-                            continue;
-                        }
-                        let count = group.len() as u64;
-                        inflight.push_back((
-                            count,
-                            tokio::spawn(send(slots[n].clone(), group, opts.retries)),
-                        ));
-                    }
-                    while inflight.len() >= concurrency * slots.len().max(1) && failure.is_none() {
-                        if let Some(f) = collect_one(&mut inflight, s).await {
-                            failure = Some(f);
-                        }
-                    }
+                    let count = batch.len() as u64;
+                    let w = writers[n].clone();
+                    let retries = opts.retries;
+                    inflight.push_back((
+                        count,
+                        tokio::task::spawn_blocking(move || w.write(&batch, retries)),
+                    ));
                 }
             }
+        }
+        // PostgreSQL produces the next batch while the pipelines are written.
+        let next = async { if done { None } else { Some(fetch().await) } };
+        let drain = async {
+            let mut f = None;
+            while inflight.len() >= concurrency * writers.len().max(1) && f.is_none() {
+                f = collect_one(&mut inflight, s).await;
+            }
+            f
         };
-        let (next, ()) = tokio::join!(next, write);
+        let (next, drained) = tokio::join!(next, drain);
+        if let Some(f) = drained {
+            failure = Some(f);
+        }
         if failure.is_some() || s.error.is_some() {
             break;
         }
@@ -768,10 +577,7 @@ async fn run_entry(
 }
 
 /// Wait for the oldest in-flight batch and account for it.
-async fn collect_one(
-    inflight: &mut VecDeque<(u64, tokio::task::JoinHandle<Result<Written>>)>,
-    s: &mut EntrySummary,
-) -> Option<EntryError> {
+async fn collect_one(inflight: &mut InFlight, s: &mut EntrySummary) -> Option<EntryError> {
     let (count, h) = inflight.pop_front()?;
     match h.await {
         Ok(Ok(w)) => {
@@ -804,32 +610,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sql_templates_have_their_slots() {
-        assert!(JSON_SQL.contains("{key_columns}") && JSON_SQL.contains("{query}"));
-        assert!(HASH_SQL.contains("{columns}") && HASH_SQL.contains("{query}"));
-        assert!(!strip_comments(JSON_SQL).contains("--"));
-    }
-
-    #[test]
-    fn hash_commands_are_atomic_per_key() {
-        let it = Item {
-            key: b"k:1".to_vec(),
-            value: Value2::Hash(vec![("a".into(), b"1".to_vec())]),
-            ttl_ms: Some(1000),
-        };
-        let mut p = redis::pipe();
-        assert_eq!(add_commands(&mut p, &it), 5);
-        let names: Vec<String> = p
-            .cmd_iter()
-            .map(|c| {
-                c.args_iter()
-                    .next()
-                    .map(|a| format!("{a:?}"))
-                    .unwrap_or_default()
-            })
-            .collect();
-        assert_eq!(names.len(), 5);
-        assert_eq!(it.bytes(), 3 + 2);
+    fn sql_template_has_its_slots() {
+        assert!(ROWS_SQL.contains("{columns}") && ROWS_SQL.contains("{query}"));
+        assert!(!strip_comments(ROWS_SQL).contains("--"));
     }
 
     #[test]
