@@ -1288,23 +1288,19 @@ fn interrupted_inspect_prints_a_cursor_that_resumes_where_it_stopped() {
         pipe.cmd("SET").arg(format!("{p}:k:{i}")).arg(1).ignore();
     }
     pipe.query::<()>(&mut c).expect("load");
-    let base = [
-        "cache",
-        "inspect",
-        "--redis",
-        &single_url(),
-        "--db",
-        "12",
-        "--scan-count",
-        "100",
-        "--format",
-        "json",
-    ];
-    let glob = format!("{p}:*");
+    // Checkpoints go to a state directory of this test's own.
+    let state = tempfile::tempdir().expect("tempdir");
+    let inspect = || {
+        let mut cmd = common::pgadvisor();
+        cmd.args(["cache", "inspect", "--redis", &single_url(), "--db", "12"])
+            .args(["--scan-count", "100", "--format", "json"])
+            .args(["--match", &format!("{p}:*")])
+            .env("XDG_STATE_HOME", state.path());
+        cmd
+    };
     // Slow enough (about 6,000 commands/s) that the interrupt lands mid-scan.
-    let child = common::pgadvisor()
-        .args(base)
-        .args(["--match", &glob, "--max-ops-per-sec", "6000"])
+    let child = inspect()
+        .args(["--max-ops-per-sec", "6000"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -1316,27 +1312,57 @@ fn interrupted_inspect_prints_a_cursor_that_resumes_where_it_stopped() {
         .expect("kill");
     assert!(kill.success());
     let first = child.wait_with_output().expect("wait");
-    assert_eq!(
-        first.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&first.stderr)
-    );
+    let first_err = String::from_utf8_lossy(&first.stderr).into_owned();
+    assert_eq!(first.status.code(), Some(2), "{first_err}");
     let part: Value = serde_json::from_slice(&first.stdout).expect("partial report");
     assert_eq!(part["scan"]["interrupted"], true);
+    assert_eq!(part["scan"]["complete"], false);
     let cursor = part["scan"]["resume_cursor"]
         .as_str()
         .expect("cursor")
         .to_string();
-    assert!(String::from_utf8_lossy(&first.stderr).contains(&format!("--cursor '{cursor}'")));
-    let rest = json_of(&run(
-        &[&base[..], &["--match", &glob, "--cursor", &cursor]].concat()
-    ));
-    cleanup_single(&p);
+    assert!(
+        first_err.contains(&format!("--cursor '{cursor}'")),
+        "{first_err}"
+    );
+    assert!(
+        first_err.contains("merged into the resumed report"),
+        "{first_err}"
+    );
+    let saved: Vec<_> = std::fs::read_dir(state.path().join("pgadvisor"))
+        .expect("state dir")
+        .collect();
+    assert_eq!(saved.len(), 1, "one checkpoint file");
     let a = part["scan"]["keys_scanned"].as_u64().unwrap_or(0);
-    let b = rest["scan"]["keys_scanned"].as_u64().unwrap_or(0);
+
+    // Another cursor does not pick up the saved totals, and says so.
+    let other = inspect().args(["--cursor", "1"]).output().expect("run");
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("not merged"),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+
+    // The printed cursor continues the scan and the report: the whole
+    // keyspace, complete, with the first run's keys counted once.
+    let rest = json_of(&inspect().args(["--cursor", &cursor]).output().expect("run"));
+    cleanup_single(&p);
+    assert_eq!(rest["scan"]["complete"], true, "{rest}");
+    assert_eq!(rest["scan"]["keys_scanned_earlier"], a);
+    let total = rest["scan"]["keys_scanned"].as_u64().unwrap_or(0);
+    let b = total - a;
     assert!(a > 0 && b > 0, "{a} + {b}");
     // SCAN guarantees every key present throughout is returned at least once.
-    assert!(a + b >= 6000, "{a} + {b}");
-    assert!(a + b <= 6100, "few duplicates: {a} + {b}");
+    assert!(total >= 6000, "{a} + {b}");
+    assert!(total <= 6100, "few duplicates: {a} + {b}");
+    assert_eq!(rest["overall"]["keys"], total);
+    let pat = pattern(&rest, &format!("{p}:k:{{id}}"));
+    assert_eq!(pat["keys"], total);
+    // A complete scan removes the checkpoint it consumed.
+    assert_eq!(
+        std::fs::read_dir(state.path().join("pgadvisor"))
+            .expect("state dir")
+            .count(),
+        0
+    );
 }

@@ -14,6 +14,7 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 use serde::Serialize;
 
+use super::checkpoint::{Checkpoint, ScanTarget};
 use super::cluster::Topology;
 use super::findings::{self, Finding, Thresholds};
 use super::limiter::Limiter;
@@ -36,6 +37,9 @@ pub struct Options {
     pub memory_samples: u32,
     /// Resume positions per node name; `None` = from the start everywhere.
     pub resume: Option<BTreeMap<String, u64>>,
+    /// The saved partial results of the interrupted scan that `resume`
+    /// continues: its totals are folded in first.
+    pub continues: Option<Checkpoint>,
     pub db: i64,
 }
 
@@ -59,8 +63,12 @@ pub struct ScanInfo {
     pub interrupted: bool,
     #[serde(rename = "match")]
     pub match_glob: Option<String>,
-    /// Keys measured in this run.
+    /// Keys measured, including those of the interrupted runs this one
+    /// continues (see `keys_scanned_earlier`).
     pub keys_scanned: u64,
+    /// Keys measured by the interrupted runs whose saved results this
+    /// report includes (0 when it continues none).
+    pub keys_scanned_earlier: u64,
     /// Keys that vanished between SCAN and TYPE (expired or deleted).
     pub keys_vanished: u64,
     /// Keys whose MEMORY USAGE the server did not answer.
@@ -94,6 +102,23 @@ pub struct InspectReport {
     pub nodes: Vec<NodeReport>,
     pub server: ServerSummary,
     pub findings: Vec<Finding>,
+}
+
+/// A finished (or interrupted) inspection: the report, and when the scan
+/// was interrupted, what to save so `--cursor` can continue it.
+pub struct Inspected {
+    pub report: InspectReport,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// What identifies this scan for checkpoints.
+pub fn scan_target(topo: &Topology, opts: &Options) -> ScanTarget {
+    ScanTarget {
+        target: topo.display.clone(),
+        db: opts.db,
+        match_glob: opts.match_glob.clone(),
+        nodes: topo.node_names(),
+    }
 }
 
 /// Progress callback: called with the number of keys just measured.
@@ -181,7 +206,7 @@ pub async fn inspect(
     opts: &Options,
     cancel: Arc<AtomicBool>,
     progress: Option<Progress>,
-) -> Result<InspectReport> {
+) -> Result<Inspected> {
     let started = Instant::now();
     let facts = server_facts(topo).await?;
     let limiter = Limiter::new(opts.max_ops_per_sec);
@@ -217,6 +242,13 @@ pub async fn inspect(
         node_count,
         opts.thresholds.big_key_bytes,
     );
+    let (earlier, earlier_vanished, from_start) = match &opts.continues {
+        Some(cp) => {
+            agg.merge(&cp.agg);
+            (cp.keys_scanned, cp.keys_vanished, cp.from_start)
+        }
+        None => (0, 0, opts.resume.is_none()),
+    };
     let mut outcomes: Vec<Option<NodeOutcome>> = (0..node_count).map(|_| None).collect();
     for (idx, t) in tasks {
         let o = t.await.map_err(|e| anyhow!("scan task failed: {e}"))??;
@@ -283,9 +315,20 @@ pub async fn inspect(
         biggest_keys,
         findings,
     } = summarize(&agg, factor, &server, &names, &opts.thresholds);
-    let complete =
-        !interrupted && !sampled && opts.resume.is_none() && nodes.iter().all(|n| n.cursor == 0);
-    Ok(InspectReport {
+    let complete = !interrupted && !sampled && from_start && nodes.iter().all(|n| n.cursor == 0);
+    let resume_cursor = format_cursor(topo.cluster, &nodes);
+    let checkpoint = match (&resume_cursor, interrupted && opts.sample.is_none()) {
+        (Some(c), true) => Some(Checkpoint::new(
+            scan_target(topo, opts),
+            c.clone(),
+            from_start,
+            earlier + seen,
+            earlier_vanished + vanished,
+            agg.clone(),
+        )),
+        _ => None,
+    };
+    let report = InspectReport {
         target: topo.display.clone(),
         mode: if topo.cluster {
             "cluster"
@@ -297,12 +340,13 @@ pub async fn inspect(
             complete,
             interrupted,
             match_glob: opts.match_glob.clone(),
-            keys_scanned: seen,
-            keys_vanished: vanished,
+            keys_scanned: earlier + seen,
+            keys_scanned_earlier: earlier,
+            keys_vanished: earlier_vanished + vanished,
             memory_unknown: agg.memory_unknown,
             extrapolation_factor: (factor * 10_000.0).round() / 10_000.0,
             extrapolation,
-            resume_cursor: format_cursor(topo.cluster, &nodes),
+            resume_cursor,
             duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         },
         overall,
@@ -311,7 +355,8 @@ pub async fn inspect(
         nodes,
         server,
         findings,
-    })
+    };
+    Ok(Inspected { report, checkpoint })
 }
 
 /// What a report says about an aggregation once the scan is over.

@@ -6,6 +6,7 @@
 //! spec, key templates — is unit-tested here; the Redis and PostgreSQL I/O
 //! sits in `inspect`, `warm`, `invalidate`, `cluster` and `redis_conn`.
 
+pub mod checkpoint;
 pub mod cluster;
 pub mod findings;
 pub mod inspect;

@@ -8,7 +8,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Where keys go once `max_patterns` distinct patterns have been seen.
 pub const OTHER_PATTERN: &str = "{other}";
@@ -40,7 +40,7 @@ pub struct KeyInfo {
 }
 
 /// TTL distribution buckets.
-#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct TtlBuckets {
     /// Keys without an expiry.
     pub none: u64,
@@ -103,7 +103,7 @@ const SUB_BUCKETS: f64 = 16.0;
 
 /// Percentile sketch: exact for small populations, a log-bucketed histogram
 /// (relative error under 3 %, at most ~1,000 buckets) beyond.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SizeSketch {
     exact: Vec<u64>,
     hist: BTreeMap<u16, u64>,
@@ -221,7 +221,7 @@ pub struct Percentiles {
 }
 
 /// Running totals for one pattern (or the whole keyspace).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct PatternStats {
     pub keys: u64,
     pub memory: u64,
@@ -285,7 +285,7 @@ type Ranked = (
 );
 
 /// The `n` largest items by a score, kept in a min-heap of `n` entries.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TopN {
     n: usize,
     heap: BinaryHeap<Reverse<Ranked>>,
@@ -350,14 +350,15 @@ impl TopN {
 }
 
 /// Per node totals.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct NodeTotals {
     pub keys: u64,
     pub memory: u64,
 }
 
-/// Everything a scan learns, in bounded memory.
-#[derive(Debug, Clone)]
+/// Everything a scan learns, in bounded memory (saved whole when an
+/// interrupted scan is checkpointed).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Aggregate {
     pub max_patterns: usize,
     pub patterns: HashMap<String, PatternStats>,
@@ -371,6 +372,7 @@ pub struct Aggregate {
     /// Keys whose `MEMORY USAGE` the server did not answer.
     pub memory_unknown: u64,
     /// Reused buffer for the pattern of the key being added.
+    #[serde(skip)]
     scratch: String,
 }
 

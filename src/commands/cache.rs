@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::{Context, Result, bail};
 use comfy_table::Cell;
 
+use crate::cache::checkpoint;
 use crate::cache::cluster::{Options as TopoOptions, Topology};
 use crate::cache::findings::Thresholds;
 use crate::cache::inspect::{self, InspectReport};
@@ -189,7 +190,7 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
         .as_deref()
         .map(|c| inspect::parse_cursor(c, &topo))
         .transpose()?;
-    let opts = inspect::Options {
+    let mut opts = inspect::Options {
         match_glob: a.match_glob.clone(),
         scan_count: a.scan_count,
         sample: a.sample,
@@ -204,12 +205,37 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
         },
         memory_samples: a.memory_samples,
         resume,
+        continues: None,
         db: topo
             .nodes
             .first()
             .map(|n| n.info.redis_settings().db())
             .unwrap_or(0),
     };
+    // The saved partial results of the scan this one continues, if any.
+    let state = checkpoint::path_for(
+        &checkpoint::state_dir(),
+        &inspect::scan_target(&topo, &opts),
+    );
+    if let Some(cursor) = a.cursor.as_deref() {
+        match checkpoint::load(&state)? {
+            _ if a.sample.is_some() => eprintln!(
+                "note: --sample with --cursor: the report covers the keys from the cursor on \
+                 (saved partial results are only merged into full scans)"
+            ),
+            Some(cp) => match cp.mismatch(&inspect::scan_target(&topo, &opts), cursor) {
+                None => opts.continues = Some(cp),
+                Some(why) => eprintln!(
+                    "note: the saved partial results in {} are not merged: {why}; the report covers the keys from the cursor on",
+                    state.display()
+                ),
+            },
+            None => eprintln!(
+                "note: no saved partial results for this scan in {}; the report covers the keys from the cursor on",
+                state.display()
+            ),
+        }
+    }
     let cancel = cancel_on_ctrl_c();
     let bar = if output::stderr_is_terminal() {
         let total: u64 = inspect::server_facts(&topo)
@@ -231,7 +257,8 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
     let progress: Option<inspect::Progress> = bar
         .clone()
         .map(|pb| Arc::new(move |n: u64| pb.inc(n)) as inspect::Progress);
-    let report = inspect::inspect(&topo, &opts, cancel, progress).await?;
+    let inspect::Inspected { report, checkpoint } =
+        inspect::inspect(&topo, &opts, cancel, progress).await?;
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
@@ -246,10 +273,26 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
             .resume_cursor
             .clone()
             .unwrap_or_else(|| "0".into());
+        let saved = match &checkpoint {
+            Some(cp) => match checkpoint::save(&state, cp) {
+                Ok(()) => format!(
+                    "; the {} keys measured so far are saved in {} and merged into the resumed report",
+                    cp.keys_scanned,
+                    state.display()
+                ),
+                Err(e) => format!(
+                    "; the keys measured so far could not be saved ({e:#}), so the resumed report will cover only the rest"
+                ),
+            },
+            None => String::new(),
+        };
         eprintln!(
-            "interrupted: the report covers the keys scanned so far; resume with --cursor '{cursor}'"
+            "interrupted: the report covers the keys scanned so far; resume with --cursor '{cursor}'{saved}"
         );
         return Ok(ExitStatus::Error);
+    }
+    if report.scan.complete {
+        checkpoint::remove(&state)?;
     }
     if a.fail_on_findings && !report.findings.is_empty() {
         return Ok(ExitStatus::Findings);
@@ -725,6 +768,7 @@ mod tests {
                 interrupted: false,
                 match_glob: None,
                 keys_scanned: 73,
+                keys_scanned_earlier: 0,
                 keys_vanished: 0,
                 memory_unknown: 0,
                 extrapolation_factor: 1.0,
