@@ -481,6 +481,23 @@ fn spec_file(p: &str, dir: &tempfile::TempDir) -> String {
     path.display().to_string()
 }
 
+/// `cache warm SPEC` into our database on the single node; the JSON summary.
+fn warm_single(spec: &str, dsn: &str) -> Value {
+    json_of(&run(&[
+        "cache",
+        "warm",
+        spec,
+        "--dsn",
+        dsn,
+        "--redis",
+        &single_url(),
+        "--db",
+        &DB.to_string(),
+        "--format",
+        "json",
+    ]))
+}
+
 /// Expected fixture values (see fixtures/cache/schema.sql).
 fn active(i: u64) -> bool {
     !(i.is_multiple_of(50) || i.is_multiple_of(12))
@@ -550,19 +567,7 @@ fn warm_single_node_writes_keys_values_and_ttls() {
     let pg = warm_db("warm");
     let dir = tempfile::tempdir().expect("tempdir");
     let spec = spec_file(&p, &dir);
-    let out = run(&[
-        "cache",
-        "warm",
-        &spec,
-        "--dsn",
-        pg.dsn(),
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
-        "--format",
-        "json",
-    ]);
+    let v = warm_single(&spec, pg.dsn());
     let mut c = single();
     let mut get = |k: &str| {
         let json: Option<String> = if c.key_type::<_, String>(k).unwrap_or_default() == "string" {
@@ -574,7 +579,6 @@ fn warm_single_node_writes_keys_values_and_ttls() {
         let pttl: i64 = c.pttl(k).expect("pttl");
         (json, hash, pttl)
     };
-    let v = json_of(&out);
     check_warmed(&p, &mut get);
     let customers: Vec<String> = scan_keys(&mut c, format!("{p}:customer:*"))
         .into_iter()
@@ -758,20 +762,7 @@ INSERT INTO typed VALUES
     // A fixed session time zone, so the timestamptz text is the same for
     // pgadvisor's session and psql's.
     let dsn = format!("{} options='-c TimeZone=Asia/Kolkata'", pg.dsn());
-    let out = run(&[
-        "cache",
-        "warm",
-        path.to_str().unwrap_or_default(),
-        "--dsn",
-        &dsn,
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
-        "--format",
-        "json",
-    ]);
-    let v = json_of(&out);
+    let v = warm_single(path.to_str().unwrap_or_default(), &dsn);
     let mut c = single();
     let values = expected(&pg, all, "row_to_json(q)::text");
     assert_eq!(values.len(), 3);
