@@ -1,12 +1,14 @@
-//! Advice without a planner: from the SQL and the schema alone (offline
-//! mode, `--schema`) or from `pg_stats` when HypoPG is missing. Proposals
-//! are ranked by the execution time of the queries they serve and marked
-//! unvalidated: nobody asked the planner whether it would use them.
+//! Advice without a planner: from the SQL and the schema (offline mode,
+//! `--schema`, with `--column-stats` when given) or from `pg_stats` when
+//! HypoPG is missing. Proposals are ranked by the execution time of the
+//! queries they serve and marked unvalidated: nobody asked the planner
+//! whether it would use them. With statistics, a lookup whose unknown value
+//! may match most rows gets no index, as in planner mode.
 
 use std::collections::HashMap;
 
 use super::candidate::{IndexCandidate, candidates};
-use super::select::{AdviseQuery, Rejected, Settings};
+use super::select::{AdviseQuery, Rejected, Settings, unknown_value_may_match_most_rows};
 use crate::catalog::Catalog;
 use crate::normalize::Fingerprint;
 
@@ -28,6 +30,7 @@ pub fn propose(
     settings: &Settings,
 ) -> (Vec<Estimated>, Vec<Rejected>) {
     let mut rejected = Vec::new();
+    let mut skewed: Vec<Rejected> = Vec::new();
     let mut by_cand: HashMap<IndexCandidate, (Vec<Fingerprint>, f64)> = HashMap::new();
     let mut order: Vec<IndexCandidate> = Vec::new();
     for q in queries {
@@ -49,6 +52,16 @@ pub fn propose(
                     rejected.push(Rejected {
                         candidate: c,
                         reason: format!("already served by existing index {existing}"),
+                    });
+                }
+                continue;
+            }
+            // Per query: the same index may still serve another query.
+            if let Some(why) = unknown_value_may_match_most_rows(&c, q, catalog) {
+                if !skewed.iter().any(|r: &Rejected| r.candidate == c) {
+                    skewed.push(Rejected {
+                        candidate: c,
+                        reason: format!("{}: {why}", q.fingerprint),
                     });
                 }
                 continue;
@@ -98,6 +111,13 @@ pub fn propose(
             queries,
             total_time_ms,
         });
+    }
+    for r in skewed {
+        if !merged.iter().any(|e| e.candidate == r.candidate)
+            && !rejected.iter().any(|x| x.candidate == r.candidate)
+        {
+            rejected.push(r);
+        }
     }
     merged.sort_by(|a, b| {
         b.total_time_ms
@@ -169,5 +189,58 @@ mod tests {
                 .any(|r| r.starts_with("merged into bookings_customer_id_event_date_idx")),
             "{reasons:?}"
         );
+    }
+
+    #[test]
+    fn column_statistics_keep_skewed_lookups_out() {
+        let mut catalog = crate::catalog::schema_file::parse(include_str!(
+            "../../fixtures/seed-platform/schema.sql"
+        ))
+        .expect("schema");
+        crate::catalog::stats_file::apply(
+            &mut catalog,
+            br#"{"format": "pgadvisor-column-stats/1", "tables": [
+              {"schema": "app", "name": "customers", "reltuples": 200000, "columns": [
+                {"name": "status", "null_frac": 0, "n_distinct": 3, "avg_width": 7, "correlation": 0.9,
+                 "most_common_vals": ["active", "churned", "pending"], "most_common_freqs": [0.9, 0.08, 0.02]},
+                {"name": "department", "null_frac": 0, "n_distinct": 12, "avg_width": 9, "correlation": 0.1}]}]}"#,
+        )
+        .expect("stats");
+        let q = |i: u64, sql: &str| AdviseQuery {
+            fingerprint: Fingerprint(i),
+            text: sql.into(),
+            calls: 1.0,
+            total_time_ms: 10.0,
+            rows: 1.0,
+            facts: super::super::extract::extract(
+                &parse_for_advice(sql).expect("parses"),
+                &catalog,
+            ),
+            measured_buffers: None,
+        };
+        let skewed =
+            "SELECT department, count(*) FROM app.customers WHERE status = $1 GROUP BY department";
+        let (props, rejected) = propose(&catalog, &[q(1, skewed)], &Settings::default());
+        assert!(props.is_empty(), "{props:#?}");
+        assert!(
+            rejected.iter().any(|r| r
+                .reason
+                .contains("status = $n may be 'active' (90% of rows)")),
+            "{rejected:#?}"
+        );
+        // A rare value seen as a literal is worth its index.
+        let rare = "SELECT department, count(*) FROM app.customers WHERE status = 'churned' GROUP BY department";
+        let (props, _) = propose(&catalog, &[q(2, rare)], &Settings::default());
+        assert_eq!(props.len(), 1, "{props:#?}");
+        // Without statistics the skew is unknown and the index is proposed.
+        let bare = crate::catalog::schema_file::parse(include_str!(
+            "../../fixtures/seed-platform/schema.sql"
+        ))
+        .expect("schema");
+        let facts =
+            super::super::extract::extract(&parse_for_advice(skewed).expect("parses"), &bare);
+        let mut unknown = q(3, skewed);
+        unknown.facts = facts;
+        assert_eq!(propose(&bare, &[unknown], &Settings::default()).0.len(), 1);
     }
 }

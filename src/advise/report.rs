@@ -201,6 +201,10 @@ impl AdviceReport {
             Mode::Estimated => {
                 "UNVALIDATED: estimated from pg_stats (HypoPG is not installed)".to_string()
             }
+            Mode::Offline if self.catalog.contains(" + column statistics ") => {
+                "UNVALIDATED: offline, from the SQL, the schema file and column statistics"
+                    .to_string()
+            }
             Mode::Offline => {
                 "UNVALIDATED: offline, from the SQL and the schema file only".to_string()
             }

@@ -5,6 +5,7 @@
 
 pub mod live;
 pub mod schema_file;
+pub mod stats_file;
 
 use serde::{Deserialize, Serialize};
 

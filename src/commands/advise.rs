@@ -36,6 +36,11 @@ pub struct Args {
     /// Proposals are then unvalidated.
     #[arg(long, value_name = "FILE")]
     pub schema: Option<PathBuf>,
+    /// With --schema: the column statistics and row estimates of the real
+    /// database (`psql -XAtq -f sql/export_column_stats.sql`), so skewed
+    /// lookups are judged as on a live server.
+    #[arg(long, value_name = "FILE", requires = "schema")]
+    pub column_stats: Option<PathBuf>,
     /// Literal samples joined to the workload by fingerprint: server logs or SQL files.
     #[arg(long, value_name = "FILE")]
     pub samples: Vec<PathBuf>,
@@ -137,6 +142,7 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
         samples.extend(read_samples(path)?);
     }
 
+    let mut notes: Vec<String> = Vec::new();
     // The catalog: live, or from a schema file.
     let live_client = if args.schema.is_none() {
         Some(args.source.conn.resolve()?.connect().await?)
@@ -144,10 +150,33 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
         None
     };
     let (catalog, catalog_desc): (Catalog, String) = match (&args.schema, &live_client) {
-        (Some(path), _) => (
-            catalog::schema_file::load_path(path)?,
-            path.display().to_string(),
-        ),
+        (Some(path), _) => {
+            let mut catalog = catalog::schema_file::load_path(path)?;
+            let mut desc = path.display().to_string();
+            if let Some(stats) = &args.column_stats {
+                let applied = catalog::stats_file::apply_path(&mut catalog, stats)?;
+                if applied.tables == 0 {
+                    bail!(
+                        "column statistics {} name none of the tables in {}; export them from the database the schema belongs to",
+                        stats.display(),
+                        path.display()
+                    );
+                }
+                if !applied.unknown_tables.is_empty() {
+                    notes.push(format!(
+                        "column statistics for tables the schema does not define were left out: {}",
+                        applied.unknown_tables.join(", ")
+                    ));
+                }
+                desc.push_str(&format!(
+                    " + column statistics {} ({} tables, {} columns)",
+                    stats.display(),
+                    applied.tables,
+                    applied.columns
+                ));
+            }
+            (catalog, desc)
+        }
         (None, Some(client)) => (
             catalog::live::load(client)
                 .await
@@ -166,7 +195,6 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
         top: args.top,
     };
     let (mut queries, not_analyzed) = workload::build(&shapes, &samples, &catalog, &filter);
-    let mut notes: Vec<String> = Vec::new();
     if args.analyze {
         if live_client.is_none() {
             bail!(
