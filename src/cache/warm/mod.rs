@@ -340,20 +340,7 @@ fn encode_rows(
                         key: String::from_utf8_lossy(&key).into_owned(),
                         value: match e.encoding {
                             Encoding::Json => String::from_utf8_lossy(&value).into_owned(),
-                            Encoding::Hash => {
-                                let m: serde_json::Map<String, serde_json::Value> = fields
-                                    .iter()
-                                    .map(|(f, v)| {
-                                        (
-                                            f.to_string(),
-                                            serde_json::Value::String(
-                                                String::from_utf8_lossy(v).into_owned(),
-                                            ),
-                                        )
-                                    })
-                                    .collect();
-                                serde_json::Value::Object(m).to_string()
-                            }
+                            Encoding::Hash => hash_sample(&fields),
                         },
                         ttl_ms,
                     });
@@ -362,6 +349,21 @@ fn encode_rows(
         }
     }
     Ok(())
+}
+
+/// A hash's fields as a JSON object of strings, in column order.
+fn hash_sample(fields: &[(&str, &[u8])]) -> String {
+    let mut out = vec![b'{'];
+    for (i, (f, v)) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        row::escape_json(&mut out, f.as_bytes());
+        out.push(b':');
+        row::escape_json(&mut out, v);
+    }
+    out.push(b'}');
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Called with an entry name and the rows just read.
@@ -608,6 +610,12 @@ async fn collect_one(inflight: &mut InFlight, s: &mut EntrySummary) -> Option<En
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_samples_keep_column_order() {
+        let s = hash_sample(&[("score", b"0.5"), ("at", b"2024-01-01 \"x\"")]);
+        assert_eq!(s, r#"{"score":"0.5","at":"2024-01-01 \"x\""}"#);
+    }
 
     #[test]
     fn sql_template_has_its_slots() {
