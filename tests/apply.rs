@@ -5,146 +5,53 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+mod common;
+
+use common::{TestDb, pg_bindir, psql, wait_until};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn env_var(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run scripts/test (or `scripts/testenv up && source target/testenv/env.sh`)")
-    })
-}
-
-fn bin(tool: &str) -> PathBuf {
-    Path::new(&env_var("PGADVISOR_TEST_PG_BINDIR")).join(tool)
-}
-
 /// A throwaway database on the dev server, dropped at the end of the test.
-struct Db {
-    name: String,
-    dsn: String,
+fn new_db(test: &str) -> TestDb {
+    TestDb::create(&format!("apply_{test}"))
 }
 
-static SEQ: AtomicUsize = AtomicUsize::new(0);
-
-impl Db {
-    fn new(test: &str) -> Db {
-        let name = format!(
-            "pgadvisor_apply_{test}_{}_{}",
-            std::process::id(),
-            SEQ.fetch_add(1, Ordering::SeqCst)
-        );
-        let admin = env_var("PGADVISOR_TEST_DSN");
-        psql_ok(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
-        psql_ok(&admin, &format!("CREATE DATABASE {name}"));
-        let dsn = format!("{admin} dbname={name}");
-        Db { name, dsn }
-    }
-
-    /// The seed-platform schema and data at a small scale.
-    fn seed_platform(test: &str) -> Db {
-        let db = Db::new(test);
-        db.file("fixtures/seed-platform/schema.sql", &[]);
-        db.file("fixtures/seed-platform/data.sql", &["-v", "scale=0.02"]);
-        db
-    }
-
-    fn file(&self, path: &str, vars: &[&str]) {
-        let o = Command::new(bin("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-v",
-                "ON_ERROR_STOP=1",
-                "-d",
-                &self.dsn,
-                "-f",
-                path,
-            ])
-            .args(vars)
-            .current_dir(root())
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "psql -f {path}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-
-    fn sql(&self, sql: &str) -> String {
-        psql_ok(&self.dsn, sql)
-    }
-
-    /// Every index in the database's user schemas: name, definition, valid, ready.
-    fn indexes(&self) -> String {
-        self.sql(
-            "SELECT n.nspname || '.' || c.relname || ' ' || i.indisvalid || ' ' || i.indisready || ' ' || pg_get_indexdef(i.indexrelid) \
-             FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-             WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1",
-        )
-    }
-
-    fn invalid_indexes(&self) -> String {
-        self.sql(
-            "SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-             JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg_%' AND NOT (indisvalid AND indisready)",
-        )
-    }
+/// The seed-platform schema and data at a small scale.
+fn seed_platform(test: &str) -> TestDb {
+    let db = new_db(test);
+    db.load_seed_platform(0.02);
+    db
 }
 
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = Command::new(bin("psql"))
-            .args([
-                "-X",
-                "-q",
-                "-d",
-                &env_var("PGADVISOR_TEST_DSN"),
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
+/// Every index in the database's user schemas: name, definition, valid, ready.
+fn indexes(db: &TestDb) -> String {
+    db.psql(
+        "SELECT n.nspname || '.' || c.relname || ' ' || i.indisvalid || ' ' || i.indisready || ' ' || pg_get_indexdef(i.indexrelid) \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') ORDER BY 1",
+    )
 }
 
-fn psql_ok(dsn: &str, sql: &str) -> String {
-    let o = Command::new(bin("psql"))
-        .args([
-            "-X",
-            "-q",
-            "-A",
-            "-t",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            dsn,
-            "-c",
-            sql,
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "psql -c {sql}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap().trim().to_string()
+fn invalid_indexes(db: &TestDb) -> String {
+    db.psql(
+        "SELECT string_agg(indexrelid::regclass::text, ', ') FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname NOT LIKE 'pg_%' AND NOT (indisvalid AND indisready)",
+    )
 }
 
+/// `pgadvisor apply PLAN --dsn DSN EXTRA`, run from the crate root so that
+/// output naming the plan file is the same on every machine.
 fn apply_cmd(dsn: &str, plan: &Path, extra: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pgadvisor"));
+    let mut c = common::pgadvisor();
     c.arg("apply")
         .arg(plan)
         .args(["--dsn", dsn])
         .args(extra)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .env_remove("DATABASE_URL")
-        .stdin(Stdio::null());
+        .current_dir(root());
     c
 }
 
@@ -163,14 +70,6 @@ fn seed_plan() -> PathBuf {
     // Relative to the crate root (the binary's working directory), so
     // output that names the plan file is the same on every machine.
     PathBuf::from("fixtures/plans/seed-platform.plan.yaml")
-}
-
-fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < limit, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// pgbench's count for one script and its failed transactions.
@@ -193,42 +92,24 @@ fn pgbench_script_count(out: &str, script: &str) -> i64 {
 
 #[test]
 fn applies_seed_platform_plan_while_pgbench_writes() {
-    let db = Db::seed_platform("pgbench");
-    db.sql("CREATE EXTENSION amcheck");
+    let db = seed_platform("pgbench");
+    db.psql("CREATE EXTENSION amcheck");
     let before_msgs: i64 = db
-        .sql("SELECT count(*) FROM app.ai_messages")
+        .psql("SELECT count(*) FROM app.ai_messages")
         .parse()
         .unwrap();
     let before_conv: i64 = db
-        .sql("SELECT count(*) FROM app.conversation_messages")
+        .psql("SELECT count(*) FROM app.conversation_messages")
         .parse()
         .unwrap();
-    let ncust = db.sql("SELECT count(*) FROM app.customers");
-    let nconv = db.sql("SELECT count(*) FROM app.ai_conversations");
-    let weights =
-        std::fs::read_to_string(root().join("fixtures/seed-platform/weights.txt")).unwrap();
-    let mut bench = Command::new(bin("pgbench"));
-    bench
-        .args(["-n", "-T", "8", "-c", "2", "-j", "2"])
-        .args([
-            "-D",
-            &format!("ncust={ncust}"),
-            "-D",
-            &format!("nconv={nconv}"),
-        ])
-        .current_dir(root().join("fixtures/seed-platform"));
-    for w in weights.lines().filter(|l| !l.trim().is_empty()) {
-        bench.args(["-f", &format!("pgbench/{}", w.trim())]);
-    }
-    let bench = bench
-        .args(["-d", &db.dsn])
+    let bench = common::pgbench_command(&db, 8, 2, &[])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_secs(2));
     let o = apply(
-        &db.dsn,
+        db.dsn(),
         &seed_plan(),
         &["--yes", "--allow-drop", "--verify", "--jobs", "2"],
     );
@@ -243,23 +124,23 @@ fn applies_seed_platform_plan_while_pgbench_writes() {
         "pgbench reported failures:\n{bout}"
     );
     // Every index valid and structurally sound.
-    assert_eq!(db.invalid_indexes(), "");
-    let checked = db.sql(
+    assert_eq!(invalid_indexes(&db), "");
+    let checked = db.psql(
         "SELECT count(bt_index_check(c.oid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
          JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_am am ON am.oid = c.relam \
          WHERE n.nspname = 'app' AND am.amname = 'btree'",
     );
     // 7 primary keys + unique(name) + 2 kept hand-made + 9 new.
-    assert_eq!(checked, "19", "{}", db.indexes());
+    assert_eq!(checked, "19", "{}", indexes(&db));
     // Rows: what pgbench's write script inserted, no more, no less.
     let writes = pgbench_script_count(&bout, "store_message.sql");
     assert!(writes > 0, "pgbench wrote nothing:\n{bout}");
     let after_msgs: i64 = db
-        .sql("SELECT count(*) FROM app.ai_messages")
+        .psql("SELECT count(*) FROM app.ai_messages")
         .parse()
         .unwrap();
     let after_conv: i64 = db
-        .sql("SELECT count(*) FROM app.conversation_messages")
+        .psql("SELECT count(*) FROM app.conversation_messages")
         .parse()
         .unwrap();
     assert_eq!(after_msgs - before_msgs, writes);
@@ -270,14 +151,14 @@ fn applies_seed_platform_plan_while_pgbench_writes() {
 
 #[test]
 fn rerun_of_an_applied_plan_changes_nothing() {
-    let db = Db::seed_platform("rerun");
-    let o = apply(&db.dsn, &seed_plan(), &["--yes", "--allow-drop"]);
+    let db = seed_platform("rerun");
+    let o = apply(db.dsn(), &seed_plan(), &["--yes", "--allow-drop"]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let state = db.sql(
+    let state = db.psql(
         "SELECT string_agg(indexrelid::text || ' ' || indexrelid::regclass::text, ',' ORDER BY 1) FROM pg_index \
          WHERE indrelid::regclass::text LIKE 'app.%'",
     );
-    let o = apply(&db.dsn, &seed_plan(), &["--allow-drop"]);
+    let o = apply(db.dsn(), &seed_plan(), &["--allow-drop"]);
     let (out, err) = text(&o);
     // Nothing to run, so no confirmation is needed even without a terminal.
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
@@ -285,7 +166,7 @@ fn rerun_of_an_applied_plan_changes_nothing() {
         out.contains("nothing to do: 12 of 12 actions already applied"),
         "{out}"
     );
-    let again = db.sql(
+    let again = db.psql(
         "SELECT string_agg(indexrelid::text || ' ' || indexrelid::regclass::text, ',' ORDER BY 1) FROM pg_index \
          WHERE indrelid::regclass::text LIKE 'app.%'",
     );
@@ -294,15 +175,15 @@ fn rerun_of_an_applied_plan_changes_nothing() {
 
 #[test]
 fn refuses_without_consent_and_skips_drops_without_allow_drop() {
-    let db = Db::seed_platform("consent");
-    let before = db.indexes();
-    let o = apply(&db.dsn, &seed_plan(), &[]);
+    let db = seed_platform("consent");
+    let before = indexes(&db);
+    let o = apply(db.dsn(), &seed_plan(), &[]);
     let (_, err) = text(&o);
     assert_eq!(o.status.code(), Some(2));
     assert!(err.contains("pass --yes"), "{err}");
-    assert_eq!(db.indexes(), before, "nothing may change without consent");
+    assert_eq!(indexes(&db), before, "nothing may change without consent");
     let o = apply(
-        &db.dsn,
+        db.dsn(),
         &seed_plan(),
         &["--yes", "--skip", "create:app.customers_email_idx"],
     );
@@ -312,18 +193,18 @@ fn refuses_without_consent_and_skips_drops_without_allow_drop() {
         out.contains("8 applied, 0 already done, 3 skipped"),
         "{out}"
     );
-    assert!(db.indexes().contains("bookings_status_dup_idx"));
-    assert!(!db.indexes().contains("customers_email_idx"));
-    let o = apply(&db.dsn, &seed_plan(), &["--yes", "--only", "nope"]);
+    assert!(indexes(&db).contains("bookings_status_dup_idx"));
+    assert!(!indexes(&db).contains("customers_email_idx"));
+    let o = apply(db.dsn(), &seed_plan(), &["--yes", "--only", "nope"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).1.contains("no action `nope`"), "{:?}", text(&o));
 }
 
 #[test]
 fn missing_table_is_refused_and_the_rest_applies() {
-    let db = Db::seed_platform("missing");
-    db.sql("DROP TABLE app.ai_messages");
-    let o = apply(&db.dsn, &seed_plan(), &["--yes"]);
+    let db = seed_platform("missing");
+    db.psql("DROP TABLE app.ai_messages");
+    let o = apply(db.dsn(), &seed_plan(), &["--yes"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}\n{err}");
     assert!(
@@ -340,15 +221,15 @@ fn missing_table_is_refused_and_the_rest_applies() {
 
 #[test]
 fn dry_run_prints_the_sql_and_changes_nothing() {
-    let db = Db::seed_platform("dryrun");
+    let db = seed_platform("dryrun");
     // One leftover of an interrupted build, to show the cleanup it plans.
-    db.sql("CREATE INDEX customers_email_idx ON app.customers (email)");
-    db.sql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'app.customers_email_idx'::regclass");
+    db.psql("CREATE INDEX customers_email_idx ON app.customers (email)");
+    db.psql("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'app.customers_email_idx'::regclass");
     // The same definition as a planned index under another name: done.
-    db.sql("CREATE INDEX my_dept_idx ON app.customers (department, status, created_at)");
-    let before = db.indexes();
+    db.psql("CREATE INDEX my_dept_idx ON app.customers (department, status, created_at)");
+    let before = indexes(&db);
     let o = apply(
-        &db.dsn,
+        db.dsn(),
         &seed_plan(),
         &[
             "--dry-run",
@@ -364,9 +245,9 @@ fn dry_run_prints_the_sql_and_changes_nothing() {
     // --verify without amcheck is refused before anything else.
     assert_eq!(o.status.code(), Some(2), "{out}\n{err}");
     assert!(err.contains("CREATE EXTENSION amcheck"), "{err}");
-    db.sql("CREATE EXTENSION amcheck");
+    db.psql("CREATE EXTENSION amcheck");
     let o = apply(
-        &db.dsn,
+        db.dsn(),
         &seed_plan(),
         &[
             "--dry-run",
@@ -379,7 +260,7 @@ fn dry_run_prints_the_sql_and_changes_nothing() {
     );
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
-    assert_eq!(db.indexes(), before, "--dry-run changed the database");
+    assert_eq!(indexes(&db), before, "--dry-run changed the database");
     let out: Vec<String> = out
         .lines()
         .map(|l| {
@@ -395,14 +276,14 @@ fn dry_run_prints_the_sql_and_changes_nothing() {
 
 /// A table with awkward names and an expression index that builds slowly
 /// (a sleeping IMMUTABLE function), so a test can act mid-build.
-fn slow_build_db(test: &str, rows: usize) -> (Db, PathBuf, tempfile::TempDir) {
-    let db = Db::new(test);
-    db.sql("CREATE SCHEMA \"My Schema\"");
-    db.sql("CREATE TABLE \"My Schema\".\"Order \"\"Items\"\"\" (\"Id\" int PRIMARY KEY, \"select\" text, \"Mixed Case\" int)");
-    db.sql(&format!(
+fn slow_build_db(test: &str, rows: usize) -> (TestDb, PathBuf, tempfile::TempDir) {
+    let db = new_db(test);
+    db.psql("CREATE SCHEMA \"My Schema\"");
+    db.psql("CREATE TABLE \"My Schema\".\"Order \"\"Items\"\"\" (\"Id\" int PRIMARY KEY, \"select\" text, \"Mixed Case\" int)");
+    db.psql(&format!(
         "INSERT INTO \"My Schema\".\"Order \"\"Items\"\"\" SELECT g, 'x' || g, g % 7 FROM generate_series(1, {rows}) g"
     ));
-    db.sql(
+    db.psql(
         "CREATE FUNCTION public.slow_id(int) RETURNS int LANGUAGE plpgsql IMMUTABLE AS \
          $$ BEGIN PERFORM pg_sleep(0.004); RETURN $1; END $$",
     );
@@ -441,18 +322,18 @@ actions:
     (db, plan, dir)
 }
 
-fn build_running(db: &Db) -> bool {
-    db.sql(&format!(
+fn build_running(db: &TestDb) -> bool {
+    db.psql(&format!(
         "SELECT count(*) FROM pg_stat_progress_create_index p JOIN pg_database d ON d.oid = p.datid \
          WHERE d.datname = '{}' AND p.phase LIKE 'building index%'",
-        db.name
+        db.name()
     )) == "1"
 }
 
-fn apply_sessions(db: &Db) -> String {
-    db.sql(&format!(
+fn apply_sessions(db: &TestDb) -> String {
+    db.psql(&format!(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND application_name = 'pgadvisor apply'",
-        db.name
+        db.name()
     ))
 }
 
@@ -460,12 +341,12 @@ fn apply_sessions(db: &Db) -> String {
 fn killed_mid_build_then_rerun_reaches_the_same_end_state() {
     // Reference: an uninterrupted run.
     let (reference, plan, _dir) = slow_build_db("kill_ref", 400);
-    let o = apply(&reference.dsn, &plan, &["--yes"]);
+    let o = apply(reference.dsn(), &plan, &["--yes"]);
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
-    let want = reference.indexes().replace(&reference.name, "DB");
+    let want = indexes(&reference).replace(reference.name(), "DB");
 
     let (db, plan, _dir) = slow_build_db("kill", 400);
-    let mut child: Child = apply_cmd(&db.dsn, &plan, &["--yes"])
+    let mut child: Child = apply_cmd(db.dsn(), &plan, &["--yes"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -482,19 +363,19 @@ fn killed_mid_build_then_rerun_reaches_the_same_end_state() {
         Duration::from_secs(30),
         || apply_sessions(&db) == "0",
     );
-    assert_eq!(db.invalid_indexes(), "\"My Schema\".\"Slow \"\"Idx\"\"\"");
+    assert_eq!(invalid_indexes(&db), "\"My Schema\".\"Slow \"\"Idx\"\"\"");
 
-    let o = apply(&db.dsn, &plan, &["--yes"]);
+    let o = apply(db.dsn(), &plan, &["--yes"]);
     let (out, err) = text(&o);
     assert_eq!(o.status.code(), Some(0), "{out}\n{err}");
     assert!(
         err.contains("dropping invalid index \"My Schema\".\"Slow \"\"Idx\"\"\""),
         "{err}"
     );
-    assert_eq!(db.invalid_indexes(), "");
-    assert_eq!(db.indexes().replace(&db.name, "DB"), want);
+    assert_eq!(invalid_indexes(&db), "");
+    assert_eq!(indexes(&db).replace(db.name(), "DB"), want);
     // And once more: nothing to do.
-    let o = apply(&db.dsn, &plan, &["--yes"]);
+    let o = apply(db.dsn(), &plan, &["--yes"]);
     assert!(
         text(&o).0.contains("nothing to do: 2 of 2"),
         "{:?}",
@@ -505,7 +386,7 @@ fn killed_mid_build_then_rerun_reaches_the_same_end_state() {
 #[test]
 fn ctrl_c_cancels_the_build_on_the_server_and_cleans_up() {
     let (db, plan, _dir) = slow_build_db("ctrlc", 2000);
-    let child = apply_cmd(&db.dsn, &plan, &["--yes"])
+    let child = apply_cmd(db.dsn(), &plan, &["--yes"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -524,17 +405,17 @@ fn ctrl_c_cancels_the_build_on_the_server_and_cleans_up() {
     assert!(err.contains("interrupted"), "{err}");
     // Cancelled on the server: a build left to finish would read "applied".
     assert!(out.contains("| create:slow  | cancelled "), "{out}");
-    assert!(!db.indexes().contains("Slow"), "{}", db.indexes());
+    assert!(!indexes(&db).contains("Slow"), "{}", indexes(&db));
     assert!(out.contains("not started"), "{out}");
-    assert_eq!(db.invalid_indexes(), "");
+    assert_eq!(invalid_indexes(&db), "");
     assert_eq!(apply_sessions(&db), "0");
 }
 
 /// A session that holds SHARE on a table (blocks CREATE INDEX CONCURRENTLY)
 /// for `secs` seconds.
-fn hold_lock(db: &Db, table: &str, secs: u32) -> Child {
-    let c = Command::new(bin("psql"))
-        .args(["-X", "-q", "-d", &db.dsn])
+fn hold_lock(db: &TestDb, table: &str, secs: u32) -> Child {
+    let c = common::pg_tool("psql")
+        .args(["-X", "-q", "-d", db.dsn()])
         .args([
             "-c",
             "BEGIN",
@@ -550,10 +431,10 @@ fn hold_lock(db: &Db, table: &str, secs: u32) -> Child {
         .spawn()
         .unwrap();
     wait_until("the lock to be held", Duration::from_secs(10), || {
-        db.sql(&format!(
+        db.psql(&format!(
             "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE a.application_name = 'lock-holder' AND a.datname = '{}' AND l.mode = 'ShareLock' AND l.granted",
-            db.name
+            db.name()
         )) == "1"
     });
     c
@@ -561,14 +442,14 @@ fn hold_lock(db: &Db, table: &str, secs: u32) -> Child {
 
 #[test]
 fn waits_out_a_blocker_then_succeeds() {
-    let db = Db::seed_platform("blocker");
+    let db = seed_platform("blocker");
     let mut holder = hold_lock(&db, "app.customers", 4);
-    let pid = db.sql(&format!(
+    let pid = db.psql(&format!(
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'lock-holder' AND datname = '{}'",
-        db.name
+        db.name()
     ));
     let o = apply(
-        &db.dsn,
+        db.dsn(),
         &seed_plan(),
         &[
             "--yes",
@@ -595,16 +476,16 @@ fn waits_out_a_blocker_then_succeeds() {
     );
     assert!(err.contains("retrying in"), "{err}");
     assert!(out.contains("| applied "), "{out}");
-    assert_eq!(db.invalid_indexes(), "");
+    assert_eq!(invalid_indexes(&db), "");
 }
 
 #[test]
 fn gives_up_on_a_blocker_that_never_leaves_and_leaves_nothing_behind() {
-    let db = Db::seed_platform("giveup");
+    let db = seed_platform("giveup");
     let mut holder = hold_lock(&db, "app.customers", 60);
-    let before = db.indexes();
+    let before = indexes(&db);
     let o = apply(
-        &db.dsn,
+        db.dsn(),
         &seed_plan(),
         &[
             "--yes",
@@ -627,8 +508,8 @@ fn gives_up_on_a_blocker_that_never_leaves_and_leaves_nothing_behind() {
         out.contains("gave up building the index after 3 attempts"),
         "{out}"
     );
-    assert_eq!(db.invalid_indexes(), "");
-    assert_eq!(db.indexes(), before);
+    assert_eq!(invalid_indexes(&db), "");
+    assert_eq!(indexes(&db), before);
 }
 
 /// A primary started for this test (initdb as the postgres OS user) and a
@@ -658,14 +539,6 @@ impl Cluster {
         c.output().unwrap()
     }
 
-    fn free_port() -> u16 {
-        std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port()
-    }
-
     fn start() -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("pgadvisor-standby")
@@ -676,7 +549,7 @@ impl Cluster {
             .status();
         let primary = dir.path().join("primary");
         let standby = dir.path().join("standby");
-        let ports = (Self::free_port(), Self::free_port());
+        let ports = (common::closed_port(), common::closed_port());
         let s = |p: &Path| p.to_str().unwrap().to_string();
         let ok = |o: Output, what: &str| {
             assert!(
@@ -688,7 +561,7 @@ impl Cluster {
         };
         ok(
             Self::run_as_postgres(&[
-                bin("initdb").to_str().unwrap(),
+                pg_bindir().join("initdb").to_str().unwrap(),
                 "-D",
                 &s(&primary),
                 "-A",
@@ -707,7 +580,7 @@ impl Cluster {
         let log = s(&dir.path().join("primary.log"));
         ok(
             Self::run_as_postgres(&[
-                bin("pg_ctl").to_str().unwrap(),
+                pg_bindir().join("pg_ctl").to_str().unwrap(),
                 "-D",
                 &s(&primary),
                 "-l",
@@ -720,7 +593,7 @@ impl Cluster {
         let cluster = Cluster { dir, ports };
         ok(
             Self::run_as_postgres(&[
-                bin("pg_basebackup").to_str().unwrap(),
+                pg_bindir().join("pg_basebackup").to_str().unwrap(),
                 "-h",
                 "127.0.0.1",
                 "-p",
@@ -747,7 +620,7 @@ impl Cluster {
         let log = s(&cluster.dir.path().join("standby.log"));
         ok(
             Self::run_as_postgres(&[
-                bin("pg_ctl").to_str().unwrap(),
+                pg_bindir().join("pg_ctl").to_str().unwrap(),
                 "-D",
                 &s(&standby),
                 "-l",
@@ -770,7 +643,7 @@ impl Drop for Cluster {
         for d in ["standby", "primary"] {
             let p = self.dir.path().join(d);
             let _ = Self::run_as_postgres(&[
-                bin("pg_ctl").to_str().unwrap(),
+                pg_bindir().join("pg_ctl").to_str().unwrap(),
                 "-D",
                 p.to_str().unwrap(),
                 "-m",
@@ -786,7 +659,7 @@ fn refuses_a_standby() {
     let c = Cluster::start();
     let primary = c.dsn(c.ports.0);
     let standby = c.dsn(c.ports.1);
-    psql_ok(
+    psql(
         &primary,
         "CREATE SCHEMA app; CREATE TABLE app.customers (id int, email text)",
     );
@@ -794,13 +667,13 @@ fn refuses_a_standby() {
         "the standby to replay the table",
         Duration::from_secs(30),
         || {
-            psql_ok(
+            psql(
                 &standby,
                 "SELECT count(*) FROM pg_class WHERE relname = 'customers'",
             ) == "1"
         },
     );
-    assert_eq!(psql_ok(&standby, "SELECT pg_is_in_recovery()"), "t");
+    assert_eq!(psql(&standby, "SELECT pg_is_in_recovery()"), "t");
     let o = apply(
         &standby,
         &seed_plan(),
@@ -821,7 +694,7 @@ fn refuses_a_standby() {
     );
     assert_eq!(o.status.code(), Some(0), "{:?}", text(&o));
     wait_until("the index to replicate", Duration::from_secs(30), || {
-        psql_ok(
+        psql(
             &standby,
             "SELECT count(*) FROM pg_class WHERE relname = 'customers_email_idx'",
         ) == "1"

@@ -8,109 +8,44 @@
 //! shared server; the live test asserts only about its own query.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-const BIN: &str = env!("CARGO_BIN_EXE_pgadvisor");
-const SEED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/seed-platform");
+mod common;
+
+use common::{TestDb, run_pgadvisor};
+
 /// seed-platform scale: 4,000 customers, loads in about a second.
 const SCALE: f64 = 0.02;
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the tests through scripts/test, or `scripts/testenv up && source target/testenv/env.sh`")
-    })
-}
-
-fn pg_bin(tool: &str) -> PathBuf {
-    Path::new(&env("PGADVISOR_TEST_PG_BINDIR")).join(tool)
-}
-
-fn run_ok(cmd: &mut Command) -> Output {
-    let out = cmd.output().expect("spawn");
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-/// A database of our own, dropped at the end of the test.
-struct TestDb {
-    name: String,
-    dsn: String,
+/// A test database of our own and a directory for the files a check reads
+/// and writes (exports, reports, rules), both removed at the end.
+struct CheckDb {
+    db: TestDb,
     dir: tempfile::TempDir,
 }
 
-static COUNTER: AtomicUsize = AtomicUsize::new(0);
+static SCRIPTS: AtomicUsize = AtomicUsize::new(0);
 
-impl TestDb {
-    fn new(tag: &str) -> TestDb {
-        let name = format!(
-            "pgadvisor_check_{tag}_{}_{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::SeqCst)
-        );
-        let admin = env("PGADVISOR_TEST_DSN");
-        run_ok(Command::new(pg_bin("psql")).args([
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &admin,
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ]));
-        let db = TestDb {
-            dsn: format!("{admin} dbname={name}"),
-            name,
+impl CheckDb {
+    fn new(tag: &str) -> CheckDb {
+        CheckDb {
+            db: TestDb::create(&format!("check_{tag}")),
             dir: tempfile::tempdir().expect("tempdir"),
-        };
-        db.psql(&["-c", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"]);
-        db
+        }
     }
 
-    fn psql(&self, args: &[&str]) -> Output {
-        run_ok(
-            Command::new(pg_bin("psql"))
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &self.dsn])
-                .args(args),
-        )
+    fn dsn(&self) -> &str {
+        self.db.dsn()
+    }
+
+    fn name(&self) -> &str {
+        self.db.name()
     }
 
     /// seed-platform schema and data, then a short pgbench run of its query mix.
     fn load_workload(&self) {
-        self.psql(&["-f", &format!("{SEED}/schema.sql")]);
-        self.psql(&[
-            "-v",
-            &format!("scale={SCALE}"),
-            "-f",
-            &format!("{SEED}/data.sql"),
-        ]);
-        let weights = std::fs::read_to_string(format!("{SEED}/weights.txt")).expect("weights");
-        let ncust = (200_000.0 * SCALE) as i64;
-        let mut cmd = Command::new(pg_bin("pgbench"));
-        cmd.current_dir(SEED).args([
-            "-n",
-            "-T",
-            "3",
-            "-c",
-            "2",
-            "-j",
-            "2",
-            "-D",
-            &format!("ncust={ncust}"),
-            "-D",
-            &format!("nconv={}", ncust / 2),
-        ]);
-        for w in weights.lines().filter(|l| !l.trim().is_empty()) {
-            cmd.args(["-f", &format!("pgbench/{}", w.trim())]);
-        }
-        cmd.args(["-d", &self.dsn]);
-        run_ok(&mut cmd);
+        self.db.load_seed_platform(SCALE);
+        common::run_pgbench(&self.db, 3, 2, &[]);
     }
 
     /// Run one statement `times` times, each its own execution.
@@ -118,24 +53,17 @@ impl TestDb {
         let script = format!("{sql};\n").repeat(times);
         let file = self.path(&format!(
             "repeat_{}.sql",
-            COUNTER.fetch_add(1, Ordering::SeqCst)
+            SCRIPTS.fetch_add(1, Ordering::SeqCst)
         ));
         std::fs::write(&file, script).expect("write script");
-        self.psql(&["-f", file.to_str().expect("utf-8 path")]);
+        common::psql_file(self.dsn(), &file, &[]);
     }
 
     /// This database's pg_stat_statements rows as a CSV export, the way
-    /// docs/intake.md tells users to take one.
+    /// docs/top.md tells users to take one.
     fn export_stats(&self, file: &str) -> PathBuf {
         let path = self.path(file);
-        self.psql(&[
-            "-c",
-            &format!(
-                "\\copy (SELECT s.* FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid \
-                 WHERE d.datname = current_database()) TO '{}' CSV HEADER",
-                path.display()
-            ),
-        ]);
+        self.db.export_stats(&path);
         path
     }
 
@@ -144,41 +72,13 @@ impl TestDb {
     }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = Command::new(pg_bin("psql"))
-            .args(["-X", "-q", "-d", &env("PGADVISOR_TEST_DSN"), "-c"])
-            .arg(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .output();
-    }
-}
-
-fn pgadvisor(args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run pgadvisor")
-}
-
-fn code(out: &Output) -> i32 {
-    out.status.code().expect("exit code")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
 #[test]
 fn clean_workload_passes() {
-    let db = TestDb::new("clean");
+    let db = CheckDb::new("clean");
     db.load_workload();
     let stats = db.export_stats("stats.csv");
     let junit = db.path("junit.xml");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--stats",
         stats.to_str().expect("path"),
@@ -187,13 +87,8 @@ fn clean_workload_passes() {
         "--output",
         junit.to_str().expect("path"),
     ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        code(&out),
-        0,
-        "stdout: {stdout}\nstderr: {}",
-        text(&out.stderr)
-    );
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 0, "stdout: {stdout}\nstderr: {}", out.stderr);
     assert!(stdout.starts_with("check passed: 0 errors"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert!(xml.contains("failures=\"0\""), "{xml}");
@@ -207,31 +102,26 @@ fn clean_workload_passes() {
 
 #[test]
 fn slow_query_fails_and_appears_in_junit() {
-    let db = TestDb::new("slow");
+    let db = CheckDb::new("slow");
     db.load_workload();
     db.repeat("SELECT pg_sleep(0.2)", 4);
     let junit = db.path("junit.xml");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--dsn",
-        &db.dsn,
+        db.dsn(),
         "--format",
         "junit",
         "--output",
         junit.to_str().expect("path"),
     ]);
-    let stdout = text(&out.stdout);
-    assert_eq!(
-        code(&out),
-        1,
-        "stdout: {stdout}\nstderr: {}",
-        text(&out.stderr)
-    );
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 1, "stdout: {stdout}\nstderr: {}", out.stderr);
     assert!(stdout.starts_with("check failed:"), "{stdout}");
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     // Our database's pg_sleep shape has a slow-mean-time testcase with a
     // failure (the live server also holds other suites' statements).
-    let ours = format!("[{} ", db.name);
+    let ours = format!("[{} ", db.name());
     let case = xml
         .split("<testcase ")
         .find(|c| {
@@ -246,9 +136,16 @@ fn slow_query_fails_and_appears_in_junit() {
     );
 
     // --exit-zero reports the same finding without failing the build.
-    let out = pgadvisor(&["check", "--dsn", &db.dsn, "--exit-zero", "--format", "json"]);
-    assert_eq!(code(&out), 0, "stderr: {}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    let out = run_pgadvisor(&[
+        "check",
+        "--dsn",
+        db.dsn(),
+        "--exit-zero",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "stderr: {}", out.stderr);
+    let report = out.json();
     assert_eq!(report["summary"]["passed"], false);
     assert!(
         report["findings"]
@@ -256,7 +153,7 @@ fn slow_query_fails_and_appears_in_junit() {
             .expect("findings")
             .iter()
             .any(|f| f["rule"] == "slow-mean-time"
-                && f["database"] == db.name.as_str()
+                && f["database"] == db.name()
                 && f["query"].as_str().is_some_and(|q| q.contains("pg_sleep"))),
         "{report}"
     );
@@ -264,15 +161,15 @@ fn slow_query_fails_and_appears_in_junit() {
 
 #[test]
 fn ci_formats_from_an_export() {
-    let db = TestDb::new("formats");
+    let db = CheckDb::new("formats");
     db.load_workload();
     db.repeat("SELECT pg_sleep(0.15)", 3);
     let stats = db.export_stats("stats.csv");
     let stats = stats.to_str().expect("path");
 
-    let out = pgadvisor(&["check", "--stats", stats, "--format", "github"]);
-    assert_eq!(code(&out), 1, "stderr: {}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = run_pgadvisor(&["check", "--stats", stats, "--format", "github"]);
+    assert_eq!(out.code, 1, "stderr: {}", out.stderr);
+    let stdout = &out.stdout;
     let line = stdout
         .lines()
         .find(|l| l.starts_with("::error title=pgadvisor slow-mean-time "))
@@ -280,7 +177,7 @@ fn ci_formats_from_an_export() {
     assert!(line.contains("pg_sleep") && !line.contains('\n'), "{line}");
 
     let cq = db.path("gl-code-quality.json");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--stats",
         stats,
@@ -291,7 +188,7 @@ fn ci_formats_from_an_export() {
         "--path-for-findings",
         "db/rules.yaml",
     ]);
-    assert_eq!(code(&out), 1, "stderr: {}", text(&out.stderr));
+    assert_eq!(out.code, 1, "stderr: {}", out.stderr);
     let issues: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&cq).expect("written")).expect("JSON");
     let issue = issues
@@ -303,9 +200,9 @@ fn ci_formats_from_an_export() {
     assert_eq!(issue["severity"], "critical");
     assert_eq!(issue["location"]["path"], "db/rules.yaml");
 
-    let out = pgadvisor(&["check", "--stats", stats, "--format", "markdown"]);
-    assert_eq!(code(&out), 1);
-    let md = text(&out.stdout);
+    let out = run_pgadvisor(&["check", "--stats", stats, "--format", "markdown"]);
+    assert_eq!(out.code, 1);
+    let md = &out.stdout;
     assert!(md.starts_with("## pgadvisor check failed"), "{md}");
     assert!(md.contains("| 🔴 error | `slow-mean-time` |"), "{md}");
 
@@ -316,24 +213,24 @@ fn ci_formats_from_an_export() {
         "version: 1\nrules:\n  slow-mean-time:\n    max_mean_ms: 1000\n",
     )
     .expect("write rules");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--stats",
         stats,
         "--rules",
         rules.to_str().expect("path"),
     ]);
-    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 }
 
 #[test]
 fn baseline_report_flags_regression_and_new_shape() {
-    let db = TestDb::new("baseline");
+    let db = CheckDb::new("baseline");
     db.load_workload();
     db.repeat("SELECT pg_sleep(0.002)", 25);
     let before = db.export_stats("before.csv");
     let baseline = db.path("baseline.json");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--stats",
         before.to_str().expect("path"),
@@ -342,13 +239,13 @@ fn baseline_report_flags_regression_and_new_shape() {
         "--output",
         baseline.to_str().expect("path"),
     ]);
-    assert_eq!(code(&out), 0, "{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 
     // The change under test: the sleep gets slower, a new query appears.
     db.repeat("SELECT pg_sleep(0.03)", 25);
     db.repeat("SELECT count(*) FROM app.bookings WHERE guests > 11", 6);
     let after = db.export_stats("after.csv");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--stats",
         after.to_str().expect("path"),
@@ -357,8 +254,8 @@ fn baseline_report_flags_regression_and_new_shape() {
         "--format",
         "json",
     ]);
-    assert_eq!(code(&out), 1, "stderr: {}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(out.code, 1, "stderr: {}", out.stderr);
+    let report = out.json();
     let findings = report["findings"].as_array().expect("findings");
     let find = |rule: &str, needle: &str| {
         findings
@@ -385,45 +282,41 @@ fn usage_and_connection_errors_exit_2() {
         "version: 1\nrules:\n  slow-mean-time:\n    max_mean: 5\n",
     )
     .expect("write");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--rules",
         rules.to_str().expect("path"),
         "--dsn",
         "host=127.0.0.1 port=1",
     ]);
-    assert_eq!(code(&out), 2);
-    let stderr = text(&out.stderr);
+    assert_eq!(out.code, 2);
+    let stderr = &out.stderr;
     assert!(
         stderr.contains(&format!("{}:4:", rules.display())) && stderr.contains("max_mean"),
         "{stderr}"
     );
 
-    let out = pgadvisor(&["check", "--baseline", "/nonexistent/base.json"]);
-    assert_eq!(code(&out), 2);
-    assert!(text(&out.stderr).contains("/nonexistent/base.json"));
+    let out = run_pgadvisor(&["check", "--baseline", "/nonexistent/base.json"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("/nonexistent/base.json"));
 
-    let out = pgadvisor(&["check", "--dsn", "host=127.0.0.1 port=1 connect_timeout=2"]);
-    assert_eq!(code(&out), 2, "{}", text(&out.stdout));
-    assert!(
-        text(&out.stderr).contains("127.0.0.1"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = run_pgadvisor(&["check", "--dsn", "host=127.0.0.1 port=1 connect_timeout=2"]);
+    assert_eq!(out.code, 2, "{}", out.stdout);
+    assert!(out.stderr.contains("127.0.0.1"), "{}", out.stderr);
 
-    let out = pgadvisor(&["check", "--format", "xml"]);
-    assert_eq!(code(&out), 2);
+    let out = run_pgadvisor(&["check", "--format", "xml"]);
+    assert_eq!(out.code, 2);
 
-    let out = pgadvisor(&["rule", "no-such-rule"]);
-    assert_eq!(code(&out), 2);
-    assert!(text(&out.stderr).contains("slow-mean-time"));
+    let out = run_pgadvisor(&["rule", "no-such-rule"]);
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("slow-mean-time"));
 }
 
 #[test]
 fn rule_prints_its_documentation() {
-    let out = pgadvisor(&["rule", "slow-mean-time"]);
-    assert_eq!(code(&out), 0);
-    let doc = text(&out.stdout);
+    let out = run_pgadvisor(&["rule", "slow-mean-time"]);
+    assert_eq!(out.code, 0);
+    let doc = &out.stdout;
     for heading in [
         "## What it does",
         "## Why",
@@ -435,19 +328,18 @@ fn rule_prints_its_documentation() {
     }
     assert!(doc.contains("max_mean_ms: 100.0"), "{doc}");
 
-    let out = pgadvisor(&["rule", "--all"]);
-    assert_eq!(code(&out), 0);
+    let out = run_pgadvisor(&["rule", "--all"]);
+    assert_eq!(out.code, 0);
     let docs_md = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/rules.md"))
         .expect("docs/rules.md");
     assert_eq!(
-        text(&out.stdout),
-        docs_md,
+        out.stdout, docs_md,
         "regenerate: pgadvisor rule --all > docs/rules.md"
     );
 
-    let out = pgadvisor(&["rule", "--list", "--format", "json"]);
-    assert_eq!(code(&out), 0);
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let out = run_pgadvisor(&["rule", "--list", "--format", "json"]);
+    assert_eq!(out.code, 0);
+    let list = out.json();
     assert!(
         list.as_array()
             .expect("array")
@@ -458,40 +350,36 @@ fn rule_prints_its_documentation() {
 
 #[test]
 fn snapshot_window_and_snapshot_baseline() {
-    let db = TestDb::new("snapshot");
+    let db = CheckDb::new("snapshot");
     db.load_workload();
     // Tables unique to this run keep the shapes apart from other suites'
     // and from earlier runs' (pg_stat_statements outlives dropped databases,
     // and a fingerprint ignores column aliases but not table names).
-    let tag = format!(
-        "{}_{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    );
-    db.psql(&[
-        "-c",
+    let tag = db.name().trim_start_matches("pgadvisor_").to_string();
+    common::psql(
+        db.dsn(),
         &format!(
             "CREATE TABLE probe_{tag} AS SELECT 1 AS x; CREATE TABLE fresh_{tag} AS SELECT 1 AS x"
         ),
-    ]);
+    );
     db.repeat(&format!("SELECT pg_sleep(0.002) FROM probe_{tag}"), 25);
     let snap = db.path("before.json");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "snapshot",
         "save",
         "--dsn",
-        &db.dsn,
+        db.dsn(),
         snap.to_str().expect("path"),
     ]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(out.code, 0, "{}", out.stderr);
 
     db.repeat(&format!("SELECT pg_sleep(0.03) FROM probe_{tag}"), 25);
     db.repeat(&format!("SELECT count(*) FROM fresh_{tag}"), 6);
     let snap = snap.to_str().expect("path");
-    let out = pgadvisor(&[
+    let out = run_pgadvisor(&[
         "check",
         "--dsn",
-        &db.dsn,
+        db.dsn(),
         "--since",
         snap,
         "--baseline",
@@ -499,8 +387,8 @@ fn snapshot_window_and_snapshot_baseline() {
         "--format",
         "json",
     ]);
-    assert_eq!(code(&out), 1, "stderr: {}", text(&out.stderr));
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(out.code, 1, "stderr: {}", out.stderr);
+    let report = out.json();
     let location = report["source"]["location"].as_str().unwrap_or_default();
     assert!(location.contains(" since "), "{}", report["source"]);
     let findings = report["findings"].as_array().expect("findings");
@@ -535,37 +423,21 @@ fn explain_files_gate_ci_without_a_database() {
     let after = root.join("fixtures/plans/seed/email_lookup.after.json");
     let dir = tempfile::tempdir().expect("tempdir");
     let junit = dir.path().join("junit.xml");
-    let bin = env!("CARGO_BIN_EXE_pgadvisor");
-    let clean = |c: &mut Command| {
-        for v in [
-            "DATABASE_URL",
-            "PGHOST",
-            "PGPORT",
-            "PGUSER",
-            "PGDATABASE",
-            "PGPASSWORD",
-        ] {
-            c.env_remove(v);
-        }
-        // A closed port: reading a workload would fail, so none may be read.
-        c.env("PGHOST", "127.0.0.1").env("PGPORT", "1");
+    // A closed port: reading a workload would fail, so none may be read.
+    let offline = || {
+        let mut cmd = common::pgadvisor();
+        cmd.env("PGHOST", "127.0.0.1").env("PGPORT", "1");
+        cmd
     };
 
-    let mut cmd = Command::new(bin);
-    clean(&mut cmd);
-    let out = cmd
-        .args(["check", "--explain"])
-        .arg(&before)
-        .args(["--format", "junit", "--output"])
-        .arg(&junit)
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = common::run(
+        offline()
+            .args(["check", "--explain"])
+            .arg(&before)
+            .args(["--format", "junit", "--output"])
+            .arg(&junit),
     );
+    assert_eq!(out.code, 1, "{}", out.stderr);
     let xml = std::fs::read_to_string(&junit).expect("junit written");
     assert!(
         xml.contains("failures=\"1\"") && xml.contains("explain/seq-scan-filter"),
@@ -576,19 +448,8 @@ fn explain_files_gate_ci_without_a_database() {
         "the fix is in the report: {xml}"
     );
 
-    let mut cmd = Command::new(bin);
-    clean(&mut cmd);
-    let out = cmd
-        .args(["check", "--explain"])
-        .arg(&after)
-        .output()
-        .expect("run");
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = common::run(offline().args(["check", "--explain"]).arg(&after));
+    assert_eq!(out.code, 0, "{}", out.stdout);
 
     let rules = dir.path().join("rules.yaml");
     std::fs::write(
@@ -596,16 +457,14 @@ fn explain_files_gate_ci_without_a_database() {
         "explain:\n  seq-scan-filter:\n    severity: warning\n",
     )
     .expect("write rules");
-    let mut cmd = Command::new(bin);
-    clean(&mut cmd);
-    let out = cmd
-        .args(["check", "--explain"])
-        .arg(&before)
-        .arg("--rules")
-        .arg(&rules)
-        .output()
-        .expect("run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let out = common::run(
+        offline()
+            .args(["check", "--explain"])
+            .arg(&before)
+            .arg("--rules")
+            .arg(&rules),
+    );
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 0, "{stdout}");
     assert!(stdout.contains("1 warning"), "{stdout}");
 }

@@ -6,38 +6,19 @@
 //! here must be deliberate: rerun with `PGADVISOR_BLESS=1` to rewrite the
 //! files and say why in the commit (docs/fingerprint.md, "Stability").
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_pgadvisor"));
-    c.env("NO_COLOR", "1");
-    c
-}
+mod common;
+
+use common::{Run, run_pgadvisor_stdin};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fingerprint")
 }
 
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut cmd = bin();
-    cmd.args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().expect("the pgadvisor binary runs");
-    {
-        let mut pipe = child.stdin.take().expect("stdin is piped");
-        if let Some(bytes) = stdin {
-            pipe.write_all(bytes).expect("stdin accepts the input");
-        }
-    }
-    child.wait_with_output().expect("pgadvisor finishes")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+/// `pgadvisor <args>` with `stdin` (none: an empty, closed pipe).
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_pgadvisor_stdin(args, stdin.unwrap_or_default())
 }
 
 #[test]
@@ -61,15 +42,9 @@ fn golden_corpus_fingerprints_are_stable() {
             ],
             None,
         );
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}: {}",
-            sql.display(),
-            text(&out.stderr)
-        );
-        assert_eq!(text(&out.stderr), "", "{}", sql.display());
-        let got = text(&out.stdout);
+        assert_eq!(out.code, 0, "{}: {}", sql.display(), out.stderr);
+        assert_eq!(out.stderr, "", "{}", sql.display());
+        let got = out.stdout;
         let expected_path = sql.with_extension("expected");
         if bless {
             std::fs::write(&expected_path, &got).expect("write .expected");
@@ -107,8 +82,8 @@ fn fallback_fixture_is_all_fallback_and_oltp_all_parsed() {
             ],
             None,
         );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        serde_json::from_slice(&out.stdout).expect("--format json prints a JSON array")
+        assert_eq!(out.code, 0, "{}", out.stderr);
+        serde_json::from_str(&out.stdout).expect("--format json prints a JSON array")
     };
     let fallback = rows("fallback.sql");
     assert_eq!(fallback.len(), 10);
@@ -157,9 +132,9 @@ fn table_output() {
         ],
         None,
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
-    insta::assert_snapshot!(text(&out.stdout));
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert_eq!(out.stderr, "");
+    insta::assert_snapshot!(out.stdout);
 }
 
 #[test]
@@ -168,8 +143,9 @@ fn reads_standard_input() {
         &["fingerprint", "--format", "jsonl", "-"],
         Some(b"SELECT 1;\n\nselect 2 -- x\n"),
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let lines: Vec<serde_json::Value> = text(&out.stdout)
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let lines: Vec<serde_json::Value> = out
+        .stdout
         .lines()
         .map(|l| serde_json::from_str(l).expect("each line is a JSON object"))
         .collect();
@@ -189,9 +165,9 @@ fn bad_input_is_a_clear_error() {
         &["fingerprint", missing.to_str().expect("utf-8 path")],
         None,
     );
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(text(&out.stdout), "");
-    let err = text(&out.stderr);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+    let err = &out.stderr;
     assert!(
         err.contains("cannot read SQL file") && err.contains("nope.sql"),
         "{err}"
@@ -200,9 +176,9 @@ fn bad_input_is_a_clear_error() {
     let latin1 = dir.path().join("latin1.sql");
     std::fs::write(&latin1, b"SELECT 1;\nSELECT 'caf\xe9';\n").expect("write fixture");
     let out = run(&["fingerprint", latin1.to_str().expect("utf-8 path")], None);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(text(&out.stdout), "");
-    let err = text(&out.stderr);
+    assert_eq!(out.code, 2);
+    assert_eq!(out.stdout, "");
+    let err = &out.stderr;
     assert!(
         err.contains("not UTF-8")
             && err.contains("line 2, byte offset 21")
@@ -213,13 +189,13 @@ fn bad_input_is_a_clear_error() {
     let empty = dir.path().join("empty.sql");
     std::fs::write(&empty, b"  -- only a comment\n;\n").expect("write fixture");
     let out = run(&["fingerprint", empty.to_str().expect("utf-8 path")], None);
-    assert_eq!(out.status.code(), Some(2));
-    let err = text(&out.stderr);
+    assert_eq!(out.code, 2);
+    let err = &out.stderr;
     assert!(err.contains("holds no SQL statement"), "{err}");
 
     let out = run(&["fingerprint", "-"], Some(b""));
-    assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("standard input holds no SQL statement"));
+    assert_eq!(out.code, 2);
+    assert!(out.stderr.contains("standard input holds no SQL statement"));
 }
 
 /// Over the whole golden corpus: normalizing is idempotent, and a statement

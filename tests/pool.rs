@@ -7,26 +7,20 @@
 #![allow(clippy::unwrap_used)] // in tests a panic is the failure report
 
 use std::io::Write;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
+mod common;
+
+use common::{TestDb, pg_tool, run_pgadvisor};
+
 // ------------------------------------------------------------------ harness
 
-fn env(name: &str) -> String {
-    std::env::var(name).unwrap_or_else(|_| {
-        panic!(
-            "{name} is not set: these tests need the dev services (run scripts/test, or \
-             run them through scripts/test)"
-        )
-    })
-}
-
-/// The test server's connection parameters, from PGADVISOR_TEST_DSN.
+/// The test server's connection parameters, from PGADVISOR_TEST_DSN, for
+/// the PgBouncer this file starts in front of it.
 struct Server {
     host: String,
     port: u16,
@@ -35,7 +29,7 @@ struct Server {
 }
 
 fn server() -> Server {
-    let config: tokio_postgres::Config = env("PGADVISOR_TEST_DSN").parse().unwrap();
+    let config: tokio_postgres::Config = common::pg_dsn().parse().unwrap();
     let host = match config.get_hosts().first() {
         Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
         Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
@@ -51,82 +45,9 @@ fn server() -> Server {
     }
 }
 
-/// libpq key=value connection string to `db` on the test server.
-fn conninfo(db: &str) -> String {
-    let s = server();
-    let mut out = format!(
-        "host={} port={} user={} dbname={db}",
-        s.host, s.port, s.user
-    );
-    if let Some(p) = s.password {
-        out.push_str(&format!(" password={p}"));
-    }
-    out
-}
-
-fn bin(tool: &str) -> PathBuf {
-    Path::new(&env("PGADVISOR_TEST_PG_BINDIR")).join(tool)
-}
-
-fn psql(db: &str, sql: &str) -> String {
-    let out = Command::new(bin("psql"))
-        .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql])
-        .arg(conninfo(db))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "psql {sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// A throwaway database with pg_stat_statements, dropped at the end.
-struct Db(String);
-
-impl Db {
-    fn new(test: &str) -> Db {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "pgadvisor_pool_{test}_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        // CREATE DATABASE copies template1 and fails while another session
-        // is briefly connected to it (other tests share the server): retry.
-        let mut attempts = 0;
-        loop {
-            let out = Command::new(bin("psql"))
-                .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
-                .arg(format!("CREATE DATABASE {name}"))
-                .arg(conninfo("postgres"))
-                .output()
-                .unwrap();
-            let err = String::from_utf8_lossy(&out.stderr);
-            if out.status.success() {
-                break;
-            }
-            attempts += 1;
-            assert!(
-                err.contains("being accessed by other users") && attempts < 50,
-                "CREATE DATABASE {name}: {err}"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
-        psql(&name, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
-        Db(name)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = Command::new(bin("psql"))
-            .args(["-X", "-q", "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0))
-            .arg(conninfo("postgres"))
-            .output();
-    }
+/// A throwaway database (with pg_stat_statements, from template1), dropped at the end.
+fn new_db(test: &str) -> TestDb {
+    TestDb::create(&format!("pool_{test}"))
 }
 
 /// A child process that is killed when the test ends, pass or fail.
@@ -139,24 +60,10 @@ impl Drop for Killed {
     }
 }
 
-fn pgadvisor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgadvisor"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
 fn ok(args: &[&str]) -> String {
-    let o = pgadvisor(args);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{args:?}\nstderr: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
+    let o = run_pgadvisor(args);
+    assert_eq!(o.code, 0, "{args:?}\nstderr: {}", o.stderr);
+    o.stdout
 }
 
 fn json(args: &[&str]) -> Value {
@@ -165,24 +72,17 @@ fn json(args: &[&str]) -> Value {
 }
 
 /// Wait (up to a minute) until `check` holds; the machine may be busy.
-fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+fn wait_until(what: &str, check: impl FnMut() -> bool) {
+    common::wait_until(what, Duration::from_secs(60), check);
 }
 
-fn count(db: &str, sql: &str) -> i64 {
-    psql(db, sql).trim().parse().unwrap()
+fn count(db: &TestDb, sql: &str) -> i64 {
+    db.psql(sql).trim().parse().unwrap()
 }
 
 /// pgbench in the background: `clients` clients for `seconds`, running `script`.
 fn pgbench(target: &str, script: &Path, clients: u32, seconds: u32) -> Killed {
-    let child = Command::new(bin("pgbench"))
+    let child = pg_tool("pgbench")
         .args(["-n", "-j", "2", "-f"])
         .arg(script)
         .args(["-c", &clients.to_string(), "-T", &seconds.to_string()])
@@ -194,12 +94,13 @@ fn pgbench(target: &str, script: &Path, clients: u32, seconds: u32) -> Killed {
     Killed(child)
 }
 
-fn wait_for_pgbench(db: &str, clients: u32) {
-    wait_until(&format!("{clients} pgbench connections in {db}"), || {
+fn wait_for_pgbench(db: &TestDb, clients: u32) {
+    let name = db.name();
+    wait_until(&format!("{clients} pgbench connections in {name}"), || {
         count(
             db,
             &format!(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{db}' AND \
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}' AND \
                  application_name = 'pgbench'"
             ),
         ) >= i64::from(clients)
@@ -301,16 +202,15 @@ const SLEEPY: &str = "\\set aid random(1, 100000)\n\
                       SELECT pg_sleep(0.05);\n";
 
 /// Measure `clients` pgbench clients: JSON and table from the same load.
-fn measure(db: &Db, script: &Path, clients: u32) -> (Value, String) {
-    let _load = pgbench(&conninfo(&db.0), script, clients, 14);
-    wait_for_pgbench(&db.0, clients);
-    let dsn = conninfo(&db.0);
+fn measure(db: &TestDb, script: &Path, clients: u32) -> (Value, String) {
+    let _load = pgbench(db.dsn(), script, clients, 14);
+    wait_for_pgbench(db, clients);
     let common = [
         "pool",
         "--dsn",
-        &dsn,
+        db.dsn(),
         "--only-db",
-        &db.0,
+        db.name(),
         "--cpus",
         "2",
         "--spindles",
@@ -327,10 +227,10 @@ fn measure(db: &Db, script: &Path, clients: u32) -> (Value, String) {
 
 #[test]
 fn active_concurrency_and_proposal_follow_the_client_count() {
-    let db = Db::new("clients");
-    let init = Command::new(bin("pgbench"))
+    let db = new_db("clients");
+    let init = pg_tool("pgbench")
         .args(["-i", "-q", "-s", "1", "-I", "dtgp"])
-        .arg(conninfo(&db.0))
+        .arg(db.dsn())
         .output()
         .unwrap();
     assert!(
@@ -432,10 +332,10 @@ fn active_concurrency_and_proposal_follow_the_client_count() {
 
 #[test]
 fn idle_in_transaction_session_is_reported_with_its_age() {
-    let db = Db::new("idletx");
-    let mut child = Command::new(bin("psql"))
+    let db = new_db("idletx");
+    let mut child = pg_tool("psql")
         .args(["-X", "-q", "-v", "ON_ERROR_STOP=1"])
-        .arg(conninfo(&db.0))
+        .arg(db.dsn())
         .env("PGAPPNAME", "pool_idle_tx_test")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -450,19 +350,19 @@ fn idle_in_transaction_session_is_reported_with_its_age() {
     stdin.flush().unwrap();
     wait_until("the session to sit idle in its transaction", || {
         count(
-            &db.0,
+            &db,
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = \
              'pool_idle_tx_test' AND state = 'idle in transaction' \
              AND state_change < now() - interval '1.5 seconds'",
         ) == 1
     });
-    let dsn = conninfo(&db.0);
+    let dsn = db.dsn();
     let r = json(&[
         "pool",
         "--dsn",
-        &dsn,
+        dsn,
         "--only-db",
-        &db.0,
+        db.name(),
         "--duration",
         "2s",
         "--idle-tx-threshold",
@@ -515,9 +415,9 @@ fn idle_in_transaction_session_is_reported_with_its_age() {
     let quiet = json(&[
         "pool",
         "--dsn",
-        &dsn,
+        dsn,
         "--only-db",
-        &db.0,
+        db.name(),
         "--duration",
         "300ms",
         "--idle-tx-threshold",
@@ -544,9 +444,9 @@ fn idle_in_transaction_session_is_reported_with_its_age() {
     let table = ok(&[
         "pool",
         "--dsn",
-        &dsn,
+        dsn,
         "--only-db",
-        &db.0,
+        db.name(),
         "--duration",
         "300ms",
         "--idle-tx-threshold",
@@ -561,21 +461,12 @@ fn idle_in_transaction_session_is_reported_with_its_age() {
     drop(stdin);
 }
 
-/// A free TCP port on the loopback interface.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// PgBouncer (pool_mode = transaction, default_pool_size = 3) in front of
 /// the test server, on a free port. PgBouncer refuses to run as root: then
 /// it runs as the `postgres` user, which must be able to read its files.
 fn start_pgbouncer(dir: &Path, db: &str) -> (Killed, u16) {
     let s = server();
-    let port = free_port();
+    let port = common::closed_port();
     let auth = dir.join("userlist.txt");
     std::fs::write(&auth, format!("\"{}\" \"\"\n", s.user)).unwrap();
     let password = s
@@ -647,7 +538,7 @@ fn start_pgbouncer(dir: &Path, db: &str) -> (Killed, u16) {
                 std::fs::read_to_string(&log_path).unwrap_or_default()
             );
         }
-        Command::new(bin("psql"))
+        pg_tool("psql")
             .args(["-X", "-q", "-c", "SHOW VERSION"])
             .arg(&console)
             .output()
@@ -658,17 +549,21 @@ fn start_pgbouncer(dir: &Path, db: &str) -> (Killed, u16) {
 
 #[test]
 fn pgbouncer_pools_and_stats_are_read_through_the_admin_console() {
-    let db = Db::new("bouncer");
+    let db = new_db("bouncer");
     let dir = tempfile::tempdir().unwrap();
-    let (_bouncer, port) = start_pgbouncer(dir.path(), &db.0);
+    let (_bouncer, port) = start_pgbouncer(dir.path(), db.name());
     let script = write_script(dir.path(), "sleep.sql", "SELECT pg_sleep(0.05);\n");
     let s = server();
-    let through = format!("host=127.0.0.1 port={port} user={} dbname={}", s.user, db.0);
+    let through = format!(
+        "host=127.0.0.1 port={port} user={} dbname={}",
+        s.user,
+        db.name()
+    );
     // Six clients through a pool of three server connections.
     let _load = pgbench(&through, &script, 6, 14);
     let console_url = format!("postgres://{}@127.0.0.1:{port}/pgbouncer", s.user);
     wait_until("six pgbench clients at PgBouncer", || {
-        let out = Command::new(bin("psql"))
+        let out = pg_tool("psql")
             .args(["-X", "-A", "-t", "-c", "SHOW CLIENTS"])
             .arg(format!(
                 "host=127.0.0.1 port={port} user={} dbname=pgbouncer",
@@ -678,17 +573,17 @@ fn pgbouncer_pools_and_stats_are_read_through_the_admin_console() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter(|l| l.contains(&db.0) && l.contains("pgbench"))
+            .filter(|l| l.contains(db.name()) && l.contains("pgbench"))
             .count()
             >= 6
     });
-    let dsn = conninfo(&db.0);
+    let dsn = db.dsn();
     let args = [
         "pool",
         "--dsn",
-        &dsn,
+        dsn,
         "--only-db",
-        &db.0,
+        db.name(),
         "--pgbouncer",
         &console_url,
         "--cpus",
@@ -703,7 +598,7 @@ fn pgbouncer_pools_and_stats_are_read_through_the_admin_console() {
     let pools = b["pools"].as_array().unwrap();
     assert_eq!(pools.len(), 1, "{b}");
     let p = &pools[0];
-    assert_eq!(p["database"], db.0.as_str());
+    assert_eq!(p["database"], db.name());
     assert_eq!(p["pool_mode"], "transaction");
     assert_eq!(u(&p["pool_size"]), 3);
     assert_eq!(b["settings"]["default_pool_size"], 3);
@@ -769,8 +664,8 @@ fn pgbouncer_pools_and_stats_are_read_through_the_admin_console() {
 
 #[test]
 fn bad_input_is_refused_with_the_fix() {
-    let dsn = conninfo("postgres");
-    let o = pgadvisor(&[
+    let dsn = common::pg_dsn();
+    let o = run_pgadvisor(&[
         "pool",
         "--dsn",
         &dsn,
@@ -779,13 +674,13 @@ fn bad_input_is_refused_with_the_fix() {
         "--interval",
         "100ms",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.code, 2);
+    let err = &o.stderr;
     assert!(err.contains("shorter than --interval"), "{err}");
-    let o = pgadvisor(&["pool", "--dsn", &dsn, "--instances", "api=0"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("--instances api=0"));
-    let o = pgadvisor(&[
+    let o = run_pgadvisor(&["pool", "--dsn", &dsn, "--instances", "api=0"]);
+    assert_eq!(o.code, 2);
+    assert!(o.stderr.contains("--instances api=0"));
+    let o = run_pgadvisor(&[
         "pool",
         "--dsn",
         &dsn,
@@ -794,9 +689,9 @@ fn bad_input_is_refused_with_the_fix() {
         "--pgbouncer",
         "postgres://postgres@127.0.0.1:6432/app",
     ]);
-    assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.code, 2);
+    let err = &o.stderr;
     assert!(err.contains("admin console"), "{err}");
-    let o = pgadvisor(&["pool", "--duration", "soon"]);
-    assert_eq!(o.status.code(), Some(2));
+    let o = run_pgadvisor(&["pool", "--duration", "soon"]);
+    assert_eq!(o.code, 2);
 }

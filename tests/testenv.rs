@@ -31,6 +31,32 @@ fn fresh_database_has_the_extensions_and_pg_stat_statements_collects() {
 }
 
 #[test]
+fn export_stats_holds_only_its_own_database() {
+    let ours = TestDb::create("testenv_export");
+    let theirs = TestDb::create("testenv_export_other");
+    // Table names unique to this run: pg_stat_statements outlives databases.
+    let mine = format!("mine_{}", ours.name());
+    let other = format!("other_{}", theirs.name());
+    ours.psql(&format!(
+        "CREATE TABLE {mine} (id int); SELECT count(*) FROM {mine}"
+    ));
+    theirs.psql(&format!(
+        "CREATE TABLE {other} (id int); SELECT count(*) FROM {other}"
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("stats.csv");
+    ours.export_stats(&path);
+    let csv = std::fs::read_to_string(&path).expect("export written");
+    let header = csv.lines().next().expect("a header line");
+    assert!(
+        header.contains("queryid") && header.contains("calls"),
+        "{header}"
+    );
+    assert!(csv.contains(&format!("FROM {mine}")), "{csv}");
+    assert!(!csv.contains(&other), "{csv}");
+}
+
+#[test]
 fn test_database_is_dropped() {
     let name = {
         let db = TestDb::create("testenv_drop");

@@ -3,39 +3,28 @@
 //! PostgreSQL server (its own throwaway database per test).
 #![allow(clippy::unwrap_used)] // in tests a panic is the failure report
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::path::PathBuf;
 
 use serde_json::Value;
+
+mod common;
+
+use common::{Run, TestDb};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// Run the binary from the crate root with a deterministic environment.
-fn pgadvisor(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_pgadvisor"))
-        .args(args)
-        .current_dir(root())
-        .env("NO_COLOR", "1")
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
+/// Run the binary from the crate root (fixture paths are relative to it)
+/// with the harness's clean environment.
+fn pgadvisor(args: &[&str]) -> Run {
+    common::run(common::pgadvisor().args(args).current_dir(root()))
 }
 
 fn ok(args: &[&str]) -> String {
     let o = pgadvisor(args);
-    assert_eq!(o.status.code(), Some(0), "{args:?}\nstderr: {}", stderr(&o));
-    stdout(&o)
+    assert_eq!(o.code, 0, "{args:?}\nstderr: {}", o.stderr);
+    o.stdout
 }
 
 fn json(args: &[&str]) -> Value {
@@ -196,17 +185,13 @@ fn log_fixtures_in_three_formats() {
 #[test]
 fn a_log_without_statements_says_how_to_log_them() {
     let o = pgadvisor(&["top", "--log", "fixtures/logs/no-statements.log"]);
-    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(o.code, 0);
     assert!(
-        stderr(&o).contains("log_min_duration_statement"),
+        o.stderr.contains("log_min_duration_statement"),
         "{}",
-        stderr(&o)
+        o.stderr
     );
-    assert!(
-        stdout(&o).contains("no statements matched"),
-        "{}",
-        stdout(&o)
-    );
+    assert!(o.stdout.contains("no statements matched"), "{}", o.stdout);
 }
 
 #[test]
@@ -265,13 +250,13 @@ fn bad_inputs_exit_2_naming_the_file() {
         ),
     ] {
         let o = pgadvisor(&args);
-        let err = stderr(&o);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        let err = &o.stderr;
+        assert_eq!(o.code, 2, "{args:?}: {err}");
         let file = args.last().unwrap();
         assert!(err.contains(file), "{args:?} must name {file}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
-        assert!(stdout(&o).is_empty(), "no partial report: {}", stdout(&o));
+        assert!(o.stdout.is_empty(), "no partial report: {}", o.stdout);
     }
 }
 
@@ -296,8 +281,8 @@ fn snapshot_of_an_export_and_delta() {
         "--stats",
         "fixtures/stats/seed-platform.csv",
     ]);
-    assert_eq!(again.status.code(), Some(2));
-    assert!(stderr(&again).contains("--force"));
+    assert_eq!(again.code, 2);
+    assert!(again.stderr.contains("--force"));
     // Nothing happened since: the delta is empty.
     let d = json(&[
         "top",
@@ -326,152 +311,38 @@ fn snapshot_of_an_export_and_delta() {
 // ---------------------------------------------------------------------------
 // Against the dev server.
 
-/// The test server's DSN (scripts/test provides it; or `scripts/testenv up && source target/testenv/env.sh`).
-fn server_dsn() -> String {
-    std::env::var("PGADVISOR_TEST_DSN").unwrap_or_else(|_| {
-        panic!(
-            "PGADVISOR_TEST_DSN is not set: these tests need a PostgreSQL server with \
-             pg_stat_statements preloaded (run scripts/test, or `scripts/testenv up && source target/testenv/env.sh`)"
-        )
-    })
+/// A seed-platform database of its own (scale 0.01), dropped at the end.
+fn seed_db(test: &str) -> TestDb {
+    let db = TestDb::create(test);
+    db.load_seed_platform(0.01);
+    db
 }
 
-fn psql_bin() -> PathBuf {
-    match std::env::var("PGADVISOR_TEST_PG_BINDIR") {
-        Ok(dir) => Path::new(&dir).join("psql"),
-        Err(_) => PathBuf::from("psql"),
-    }
+/// Run the email lookup with `n` different literals.
+fn email_lookups(db: &TestDb, from: usize, n: usize) {
+    let sql: String = (from..from + n)
+        .map(|i| {
+            format!("SELECT id, status FROM app.customers WHERE email = 'user{i}@example.com';\n")
+        })
+        .collect();
+    db.psql(&sql);
 }
 
-/// The same server, another database.
-fn dsn_for(db: &str) -> String {
-    let base = server_dsn();
-    if base.starts_with("postgres://") || base.starts_with("postgresql://") {
-        let (head, query) = base
-            .split_once('?')
-            .map_or((base.as_str(), None), |(h, q)| (h, Some(q)));
-        let scheme_end = head.find("://").unwrap() + 3;
-        let host_end = head[scheme_end..]
-            .find('/')
-            .map_or(head.len(), |i| i + scheme_end);
-        let mut url = format!("{}/{db}", &head[..host_end]);
-        if let Some(q) = query {
-            url = format!("{url}?{q}");
-        }
-        url
-    } else {
-        format!("{base} dbname={db}")
-    }
-}
-
-/// The same DSN, connecting as `user` (no password: the test server trusts).
-fn with_user(dsn: &str, user: &str) -> String {
-    match dsn.find("://") {
-        Some(i) => {
-            let rest = &dsn[i + 3..];
-            let host = rest.split_once('@').map_or(rest, |(_, h)| h);
-            format!("{}://{user}@{host}", &dsn[..i])
-        }
-        None => format!("{dsn} user={user}"),
-    }
-}
-
-fn psql(dsn: &str, args: &[&str]) {
-    let o = Command::new(psql_bin())
-        .arg(dsn)
-        .args(["-v", "ON_ERROR_STOP=1", "-q", "-X"])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        o.status.success(),
-        "psql {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A seed-platform database of its own, dropped at the end.
-struct TestDb {
-    name: String,
-}
-
-impl TestDb {
-    fn new(test: &str) -> TestDb {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let name = format!(
-            "pgadvisor_{test}_{}_{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        );
-        psql(&server_dsn(), &["-c", &format!("CREATE DATABASE {name}")]);
-        let db = TestDb { name };
-        let seed = root().join("fixtures/seed-platform");
-        psql(
-            &db.dsn(),
-            &["-f", seed.join("schema.sql").to_str().unwrap()],
-        );
-        psql(
-            &db.dsn(),
-            &[
-                "-v",
-                "scale=0.01",
-                "-f",
-                seed.join("data.sql").to_str().unwrap(),
-            ],
-        );
-        psql(
-            &db.dsn(),
-            &["-c", "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"],
-        );
-        db
-    }
-
-    fn dsn(&self) -> String {
-        dsn_for(&self.name)
-    }
-
-    /// Run the email lookup with `n` different literals.
-    fn email_lookups(&self, from: usize, n: usize) {
-        let sql: String = (from..from + n)
-            .map(|i| {
-                format!(
-                    "SELECT id, status FROM app.customers WHERE email = 'user{i}@example.com';\n"
-                )
-            })
-            .collect();
-        psql(&self.dsn(), &["-c", &sql]);
-    }
-
-    fn top(&self, extra: &[&str]) -> Value {
-        let dsn = self.dsn();
-        let mut args = vec![
-            "top",
-            "--dsn",
-            &dsn,
-            "--only-db",
-            &self.name,
-            "--limit",
-            "0",
-            "--format",
-            "json",
-        ];
-        args.extend_from_slice(extra);
-        json(&args)
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let _ = Command::new(psql_bin())
-            .arg(server_dsn())
-            .args([
-                "-q",
-                "-X",
-                "-c",
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
-            ])
-            .output();
-    }
+/// `top --format json` on the live server, limited to this database.
+fn live_top(db: &TestDb, extra: &[&str]) -> Value {
+    let mut args = vec![
+        "top",
+        "--dsn",
+        db.dsn(),
+        "--only-db",
+        db.name(),
+        "--limit",
+        "0",
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    json(&args)
 }
 
 fn email_shapes(report: &Value) -> Vec<Value> {
@@ -491,19 +362,19 @@ fn email_shapes(report: &Value) -> Vec<Value> {
 
 #[test]
 fn live_server_groups_literals_into_one_shape() {
-    let db = TestDb::new("top_live");
+    let db = seed_db("top_live");
     // psql -c with several statements sends one simple query: run them one
     // by one so each is its own pg_stat_statements call.
     for i in 0..7 {
-        db.email_lookups(100 + i, 1);
+        email_lookups(&db, 100 + i, 1);
     }
-    let r = db.top(&[]);
+    let r = live_top(&db, &[]);
     assert_eq!(r["source"]["kind"], "live");
     assert!(r["server_version_num"].as_i64().unwrap() >= 130000);
     let email = email_shapes(&r);
     assert_eq!(email.len(), 1, "one shape whatever the literal: {email:?}");
     assert_eq!(email[0]["calls"], 7);
-    assert_eq!(email[0]["database"], db.name.as_str());
+    assert_eq!(email[0]["database"], db.name());
     assert_eq!(email[0]["user"], "postgres");
     assert_eq!(email[0]["queryids"].as_array().unwrap().len(), 1);
     // pgadvisor's own statements (sql/*.sql) are not part of the workload.
@@ -515,21 +386,20 @@ fn live_server_groups_literals_into_one_shape() {
 
 #[test]
 fn snapshot_then_top_since_shows_only_the_delta() {
-    let db = TestDb::new("top_since");
+    let db = seed_db("top_since");
     for i in 0..5 {
-        db.email_lookups(200 + i, 1);
+        email_lookups(&db, 200 + i, 1);
     }
-    psql(&db.dsn(), &["-c", "SELECT count(*) FROM app.departments"]);
+    db.psql("SELECT count(*) FROM app.departments");
     let dir = tempfile::tempdir().unwrap();
     let snap = dir.path().join("before.json");
     let snap_s = snap.to_str().unwrap();
-    let dsn = db.dsn();
-    let saved = ok(&["snapshot", "save", snap_s, "--dsn", &dsn]);
+    let saved = ok(&["snapshot", "save", snap_s, "--dsn", db.dsn()]);
     assert!(saved.starts_with("saved "), "{saved}");
     for i in 0..3 {
-        db.email_lookups(300 + i, 1);
+        email_lookups(&db, 300 + i, 1);
     }
-    let delta = db.top(&["--since", snap_s]);
+    let delta = live_top(&db, &["--since", snap_s]);
     assert_eq!(delta["source"]["kind"], "snapshot");
     let email = email_shapes(&delta);
     assert_eq!(email.len(), 1, "{email:?}");
@@ -543,76 +413,65 @@ fn snapshot_then_top_since_shows_only_the_delta() {
         "statements idle since the snapshot are not in the window: {delta}"
     );
     // Without --since, everything is there.
-    let all = db.top(&[]);
+    let all = live_top(&db, &[]);
     assert_eq!(email_shapes(&all)[0]["calls"], 8);
 }
 
 #[test]
 fn live_database_without_the_extension_says_how_to_enable_it() {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let name = format!(
-        "pgadvisor_top_noext_{}_{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    );
-    psql(&server_dsn(), &["-c", &format!("CREATE DATABASE {name}")]);
-    let db = TestDb { name };
-    let dsn = db.dsn();
+    let db = TestDb::create("top_noext");
     // The test services' template1 carries the extension; this database must not.
-    psql(&dsn, &["-c", "DROP EXTENSION IF EXISTS pg_stat_statements"]);
-    let o = pgadvisor(&["top", "--dsn", &dsn]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{err}");
+    db.psql("DROP EXTENSION IF EXISTS pg_stat_statements");
+    let o = pgadvisor(&["top", "--dsn", db.dsn()]);
+    let err = &o.stderr;
+    assert_eq!(o.code, 2, "{err}");
     assert!(
         err.contains(&format!(
             "CREATE EXTENSION pg_stat_statements; in database {}",
-            db.name
+            db.name()
         )),
         "{err}"
     );
-    assert!(stdout(&o).is_empty());
+    assert!(o.stdout.is_empty());
 }
 
 #[test]
 fn read_only_role_sees_its_own_statements_and_learns_about_pg_read_all_stats() {
-    let db = TestDb::new("top_ro");
+    let db = seed_db("top_ro");
     let role = format!("pgadvisor_ro_{}", std::process::id());
-    psql(&server_dsn(), &["-c", &format!("CREATE ROLE {role} LOGIN")]);
+    common::psql(&common::pg_dsn(), &format!("CREATE ROLE {role} LOGIN"));
     struct DropRole(String);
     impl Drop for DropRole {
         fn drop(&mut self) {
-            let _ = Command::new(psql_bin())
-                .arg(server_dsn())
-                .args(["-q", "-X", "-c", &format!("DROP ROLE IF EXISTS {}", self.0)])
+            let _ = common::pg_tool("psql")
+                .args(["-q", "-X", "-d", &common::pg_dsn(), "-c"])
+                .arg(format!("DROP ROLE IF EXISTS {}", self.0))
                 .output();
         }
     }
     let _cleanup = DropRole(role.clone());
-    db.email_lookups(1, 1); // as postgres: hidden from the read-only role
-    let ro_dsn = with_user(&db.dsn(), &role);
-    psql(
+    email_lookups(&db, 1, 1); // as postgres: hidden from the read-only role
+    let ro_dsn = common::dsn_with(db.dsn(), &[("user", &role)]);
+    common::psql(
         &ro_dsn,
-        &[
-            "-c",
-            "SELECT count(*) FROM pg_class WHERE relname = 'pg_type'",
-        ],
+        "SELECT count(*) FROM pg_class WHERE relname = 'pg_type'",
     );
     let o = pgadvisor(&[
         "top",
         "--dsn",
         &ro_dsn,
         "--only-db",
-        &db.name,
+        db.name(),
         "--format",
         "json",
     ]);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(0), "{err}");
+    let err = &o.stderr;
+    assert_eq!(o.code, 0, "{err}");
     assert!(
         err.contains(&format!("GRANT pg_read_all_stats TO {role}")),
         "{err}"
     );
-    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let r: Value = serde_json::from_str(&o.stdout).unwrap();
     let shapes = r["shapes"].as_array().unwrap();
     assert!(
         shapes.iter().all(|s| s["user"] == role.as_str()),

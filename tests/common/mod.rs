@@ -8,9 +8,11 @@
 #![allow(dead_code)]
 
 use std::cell::Cell;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 pub const NO_SERVICES: &str = "no test PostgreSQL: run scripts/test (or `scripts/testenv up && source target/testenv/env.sh`)";
 
@@ -294,6 +296,22 @@ impl TestDb {
         self.scale.set(Some(scale));
     }
 
+    /// This database's pg_stat_statements rows written to `path` as CSV
+    /// with a header, the export docs/intake.md tells users to take
+    /// (`pgadvisor top/check --stats`). The view is server-wide: the rows
+    /// are filtered by this database, so other tests' statements stay out.
+    pub fn export_stats(&self, path: &Path) {
+        let path = path.to_str().expect("export path is UTF-8");
+        assert!(
+            !path.contains('\''),
+            "export path {path:?} holds a quote; psql's \\copy would misread it"
+        );
+        self.psql(&format!(
+            "\\copy (SELECT s.* FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid \
+             WHERE d.datname = current_database()) TO '{path}' CSV HEADER"
+        ));
+    }
+
     /// The scale loaded by [`TestDb::load_seed_platform`].
     pub fn seed_scale(&self) -> Option<f64> {
         self.scale.get()
@@ -341,13 +359,15 @@ pub struct Pgbench {
     pub stderr: String,
 }
 
-/// Run the seed-platform query mix (weights.txt) against `db` for `seconds`
-/// with `clients` clients; `extra_args` go to pgbench before the database.
-/// The database must hold the seed-platform data.
-pub fn run_pgbench(db: &TestDb, seconds: u32, clients: u32, extra_args: &[&str]) -> Pgbench {
+/// pgbench running the seed-platform query mix (weights.txt) against `db`
+/// for `seconds` with `clients` clients; `extra_args` go to pgbench before
+/// the database. Not started: [`run_pgbench`] waits for it, a test that
+/// works while the load runs spawns it. The database must hold the
+/// seed-platform data.
+pub fn pgbench_command(db: &TestDb, seconds: u32, clients: u32, extra_args: &[&str]) -> Command {
     let scale = db.seed_scale().unwrap_or_else(|| {
         panic!(
-            "run_pgbench: load_seed_platform() was not called on {}",
+            "pgbench_command: load_seed_platform() was not called on {}",
             db.name()
         )
     });
@@ -371,6 +391,12 @@ pub fn run_pgbench(db: &TestDb, seconds: u32, clients: u32, extra_args: &[&str])
         ));
     }
     cmd.args(extra_args).arg(db.dsn()).stdin(Stdio::null());
+    cmd
+}
+
+/// Run [`pgbench_command`] to the end; panics if pgbench fails.
+pub fn run_pgbench(db: &TestDb, seconds: u32, clients: u32, extra_args: &[&str]) -> Pgbench {
+    let mut cmd = pgbench_command(db, seconds, clients, extra_args);
     let out = cmd.output().expect("run pgbench");
     let stdout = check("pgbench", out.clone());
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -391,6 +417,19 @@ pub fn run_pgbench(db: &TestDb, seconds: u32, clients: u32, extra_args: &[&str])
         tps,
         stdout,
         stderr,
+    }
+}
+
+/// Poll `check` every 100 ms until it holds; panics naming `what` after
+/// `limit` (generous: the machine may be busy; this is no speed assertion).
+pub fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        assert!(
+            start.elapsed() < limit,
+            "gave up waiting for {what} after {limit:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -451,4 +490,28 @@ pub fn run(cmd: &mut Command) -> Run {
 /// `pgadvisor <args>` captured.
 pub fn run_pgadvisor(args: &[&str]) -> Run {
     run(pgadvisor().args(args))
+}
+
+/// `pgadvisor <args>` with `input` on its standard input (closed after it), captured.
+pub fn run_pgadvisor_stdin(args: &[&str], input: &[u8]) -> Run {
+    let mut child = pgadvisor()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run pgadvisor");
+    // Dropping the pipe after the write closes it: the binary sees EOF.
+    child
+        .stdin
+        .take()
+        .expect("stdin is piped")
+        .write_all(input)
+        .expect("write pgadvisor's stdin");
+    let out = child.wait_with_output().expect("wait for pgadvisor");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
