@@ -1,8 +1,9 @@
 //! Names as a plan writes them (`schema.name`, raw identifiers) and the
-//! comparison of a live index with a planned [`Definition`]. Pure: the
-//! catalog rows come in as plain structs so this is tested without a server.
+//! comparison of a live index (a [`catalog::Index`](Index), read by the
+//! catalog) with a planned [`Definition`], both as catalog [`IndexKey`]s.
+//! Pure: tested without a server.
 
-use crate::catalog::live::index_column;
+use crate::catalog::{Index, IndexKey};
 use crate::plan::Definition;
 
 /// A schema-qualified name from a plan: `schema.name` with raw (unquoted)
@@ -90,71 +91,55 @@ fn take_part(text: &str) -> Option<(String, Option<&str>)> {
     }
 }
 
-/// A live index as `sql/apply_table_indexes.sql` returns it.
+/// A planned create as catalog keys: what a live index must have to be the
+/// planned one.
 #[derive(Debug, Clone, PartialEq)]
-pub struct LiveIndex {
-    pub schema: String,
-    pub name: String,
+pub struct Planned {
     pub method: String,
-    pub unique: bool,
-    pub valid: bool,
-    pub ready: bool,
-    pub n_key: usize,
-    /// Key columns then INCLUDE columns, as `pg_get_indexdef(oid, k, true)` prints them.
-    pub column_defs: Vec<String>,
-    pub descending: Vec<bool>,
+    pub keys: Vec<IndexKey>,
+    pub include: Vec<IndexKey>,
     pub predicate: Option<String>,
-    pub definition: String,
-    pub size_bytes: i64,
-}
-
-/// What a planned create needs, as far as identity goes.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Wanted<'a> {
-    pub definition: &'a Definition,
     pub unique: bool,
 }
 
-/// A planned key: `name`, `name DESC`, `"Odd Name" ASC`, or an expression.
-fn planned_key(text: &str) -> (String, bool) {
-    let mut t = text.trim().to_string();
-    for suffix in [" NULLS FIRST", " NULLS LAST"] {
-        if t.to_ascii_uppercase().ends_with(suffix) {
-            t.truncate(t.len() - suffix.len());
+impl Planned {
+    /// The plan's definition of a create, and whether its DDL is UNIQUE.
+    pub fn new(definition: &Definition, unique: bool) -> Planned {
+        Planned {
+            method: definition.method.clone(),
+            keys: definition
+                .columns
+                .iter()
+                .map(|c| IndexKey::parse(c))
+                .collect(),
+            include: definition
+                .include
+                .iter()
+                .map(|c| IndexKey::parse(c))
+                .collect(),
+            predicate: definition.predicate.clone(),
+            unique,
         }
     }
-    let upper = t.to_ascii_uppercase();
-    let (body, desc) = if upper.ends_with(" DESC") {
-        (t[..t.len() - 5].trim_end().to_string(), true)
-    } else if upper.ends_with(" ASC") {
-        (t[..t.len() - 4].trim_end().to_string(), false)
+}
+
+/// A key's column or expression as SQL text, for comparing a written
+/// expression with a printed one.
+fn key_sql(k: &IndexKey) -> String {
+    if k.is_expression {
+        k.expr.clone()
     } else {
-        (t, false)
-    };
-    (body, desc)
-}
-
-/// The planned column text as a name when it is one (raw or quoted).
-fn planned_name(text: &str) -> Option<String> {
-    let t = text.trim();
-    if t.starts_with('"') {
-        let (name, _) = index_column(t);
-        return (!index_column(t).1).then_some(name);
+        crate::ident::quote_ident(&k.expr)
     }
-    // A raw identifier: anything without expression punctuation.
-    let expression = t.contains([
-        '(', ')', '+', '-', '*', '/', '|', ':', ',', '\'', '=', '<', '>',
-    ]);
-    (!expression && !t.is_empty()).then(|| t.to_string())
 }
 
-/// Whether a key as the plan writes it and as the server prints it are the same.
-fn same_key(planned: &str, live: &str) -> bool {
-    let (live_name, live_expr) = index_column(live);
-    match planned_name(planned) {
-        Some(p) if !live_expr => p == live_name,
-        Some(p) => normalize_expr(&p) == normalize_expr(live),
-        None => normalize_expr(planned) == normalize_expr(live),
+/// Whether a planned key and a live key index the same column or expression
+/// (expressions compared as [`normalize_expr`] reduces them).
+fn same_expr(planned: &IndexKey, live: &IndexKey) -> bool {
+    if planned.is_expression || live.is_expression {
+        normalize_expr(&key_sql(planned)) == normalize_expr(&key_sql(live))
+    } else {
+        planned.expr == live.expr
     }
 }
 
@@ -163,50 +148,39 @@ fn same_key(planned: &str, live: &str) -> bool {
 pub fn referenced_columns(def: &Definition) -> Vec<String> {
     def.columns
         .iter()
-        .map(|c| planned_key(c).0)
-        .chain(def.include.iter().cloned())
-        .filter_map(|c| planned_name(&c))
+        .chain(&def.include)
+        .map(|c| IndexKey::parse(c))
+        .filter(|k| !k.is_expression)
+        .map(|k| k.expr)
         .collect()
 }
 
 /// Whether any key of a definition is an expression (not a plain column).
 pub fn has_expression(def: &Definition) -> bool {
-    def.columns
-        .iter()
-        .any(|c| planned_name(&planned_key(c).0).is_none())
+    def.columns.iter().any(|c| IndexKey::parse(c).is_expression)
 }
 
-/// Whether a live index is the planned one: same method, keys (in order,
-/// with direction), INCLUDE columns, predicate and uniqueness.
-pub fn matches(live: &LiveIndex, want: &Wanted<'_>) -> bool {
-    let d = want.definition;
-    if !live.method.eq_ignore_ascii_case(&d.method) || live.unique != want.unique {
-        return false;
-    }
-    if live.n_key != d.columns.len() || live.column_defs.len() != d.columns.len() + d.include.len()
-    {
-        return false;
-    }
-    let keys_match = d.columns.iter().enumerate().all(|(i, planned)| {
-        let (body, desc) = planned_key(planned);
-        same_key(&body, &live.column_defs[i]) && live.descending.get(i).copied() == Some(desc)
-    });
-    if !keys_match {
-        return false;
-    }
-    let include_match = d
-        .include
-        .iter()
-        .zip(&live.column_defs[live.n_key..])
-        .all(|(p, l)| same_key(p, l));
-    if !include_match {
-        return false;
-    }
-    match (&d.predicate, &live.predicate) {
-        (None, None) => true,
-        (Some(p), Some(l)) => normalize_expr(p) == normalize_expr(l),
-        _ => false,
-    }
+/// Whether a live index is the planned one: same method, keys in order with
+/// their sort options (direction and NULLS placement), INCLUDE columns,
+/// predicate and uniqueness.
+pub fn matches(live: &Index, want: &Planned) -> bool {
+    live.method.eq_ignore_ascii_case(&want.method)
+        && live.unique == want.unique
+        && live.keys.len() == want.keys.len()
+        && live.include.len() == want.include.len()
+        && want.keys.iter().zip(&live.keys).all(|(p, l)| {
+            same_expr(p, l) && p.descending == l.descending && p.nulls_first == l.nulls_first
+        })
+        && want
+            .include
+            .iter()
+            .zip(&live.include)
+            .all(|(p, l)| same_expr(p, &IndexKey::column(l)))
+        && match (&want.predicate, &live.predicate) {
+            (None, None) => true,
+            (Some(p), Some(l)) => normalize_expr(p) == normalize_expr(l),
+            _ => false,
+        }
 }
 
 /// Whether the DDL builds a UNIQUE index.
@@ -320,21 +294,43 @@ mod tests {
         }
     }
 
-    fn live(cols: &[&str], desc: &[bool], pred: Option<&str>) -> LiveIndex {
-        LiveIndex {
+    /// A live index as catalog reads it from `pg_get_indexdef(oid, k, true)`
+    /// texts, with PostgreSQL's default NULLS placement for each direction.
+    fn live(cols: &[&str], desc: &[bool], pred: Option<&str>) -> Index {
+        Index {
             schema: "app".into(),
             name: "x".into(),
+            table_schema: "app".into(),
+            table: "t".into(),
             method: "btree".into(),
+            keys: cols
+                .iter()
+                .zip(desc)
+                .map(|(c, &d)| {
+                    let (expr, is_expression) = crate::catalog::live::index_column(c);
+                    IndexKey {
+                        expr,
+                        is_expression,
+                        descending: d,
+                        nulls_first: d,
+                    }
+                })
+                .collect(),
+            include: vec![],
+            predicate: pred.map(String::from),
             unique: false,
+            primary: false,
+            constraint: None,
             valid: true,
             ready: true,
-            n_key: cols.len(),
-            column_defs: cols.iter().map(|s| s.to_string()).collect(),
-            descending: desc.to_vec(),
-            predicate: pred.map(String::from),
             definition: String::new(),
             size_bytes: 0,
+            idx_scan: 0,
         }
+    }
+
+    fn planned(d: &Definition) -> Planned {
+        Planned::new(d, false)
     }
 
     #[test]
@@ -359,17 +355,11 @@ mod tests {
     #[test]
     fn same_definition_ok() {
         let d = def(&["customer_id", "role", "timestamp"], None);
-        let want = Wanted {
-            definition: &d,
-            unique: false,
-        };
+        let want = planned(&d);
         let l = live(&["customer_id", "role", "\"timestamp\""], &[false; 3], None);
         assert!(matches(&l, &want));
         let d = def(&["score"], Some("score_type = 'churn'"));
-        let want = Wanted {
-            definition: &d,
-            unique: false,
-        };
+        let want = planned(&d);
         assert!(matches(
             &live(&["score"], &[false], Some("score_type = 'churn'::text")),
             &want
@@ -378,10 +368,7 @@ mod tests {
             &["event_date"],
             Some("followup_scheduled_at IS NULL AND status = 'confirmed'"),
         );
-        let want = Wanted {
-            definition: &d,
-            unique: false,
-        };
+        let want = planned(&d);
         assert!(matches(
             &live(
                 &["event_date"],
@@ -391,10 +378,7 @@ mod tests {
             &want
         ));
         let d = def(&["created_at DESC", "lower(email)", "Mixed Case"], None);
-        let want = Wanted {
-            definition: &d,
-            unique: false,
-        };
+        let want = planned(&d);
         assert!(matches(
             &live(
                 &["created_at", "lower(email)", "\"Mixed Case\""],
@@ -408,10 +392,7 @@ mod tests {
     #[test]
     fn different_definition_err() {
         let d = def(&["customer_id", "event_date"], None);
-        let want = Wanted {
-            definition: &d,
-            unique: false,
-        };
+        let want = planned(&d);
         // Other order, other direction, extra predicate, other method, unique.
         assert!(!matches(
             &live(&["event_date", "customer_id"], &[false; 2], None),
@@ -435,16 +416,92 @@ mod tests {
         let mut l = live(&["customer_id", "event_date"], &[false; 2], None);
         l.unique = true;
         assert!(!matches(&l, &want));
+        // A planned CREATE UNIQUE INDEX is the unique one only.
+        let unique = Planned::new(&d, true);
+        assert!(matches(&l, &unique));
+        assert!(!matches(
+            &live(&["customer_id", "event_date"], &[false; 2], None),
+            &unique
+        ));
         assert!(!matches(&live(&["customer_id"], &[false], None), &want));
         // A literal differs only inside quotes: never equal.
         let d = def(&["score"], Some("score_type = 'churn'"));
-        let want = Wanted {
-            definition: &d,
-            unique: false,
-        };
+        let want = planned(&d);
         assert!(!matches(
             &live(&["score"], &[false], Some("score_type = 'Churn'::text")),
             &want
+        ));
+    }
+
+    #[test]
+    fn sort_options_expressions_and_include() {
+        // NULLS placement is part of the key: DESC NULLS LAST is not DESC.
+        let d = def(&["created_at DESC NULLS LAST"], None);
+        let mut l = live(&["created_at"], &[true], None);
+        assert!(!matches(&l, &planned(&d)));
+        l.keys[0].nulls_first = false;
+        assert!(matches(&l, &planned(&d)));
+        assert!(!matches(&l, &planned(&def(&["created_at DESC"], None))));
+        // ASC NULLS FIRST is not the default ascending order either.
+        let mut l = live(&["score"], &[false], None);
+        assert!(!matches(&l, &planned(&def(&["score NULLS FIRST"], None))));
+        l.keys[0].nulls_first = true;
+        assert!(matches(&l, &planned(&def(&["score nulls first"], None))));
+
+        // An expression key as written and as the server prints it (casts
+        // it adds, parentheses); another expression or a plain column is not it.
+        let d = def(&["lower(email)", "(payload->>'kind')"], None);
+        let l = live(
+            &["lower((email)::text)", "(payload ->> 'kind'::text)"],
+            &[false; 2],
+            None,
+        );
+        assert!(matches(&l, &planned(&d)));
+        assert!(!matches(
+            &live(
+                &["upper((email)::text)", "(payload ->> 'kind'::text)"],
+                &[false; 2],
+                None
+            ),
+            &planned(&d)
+        ));
+        assert!(!matches(
+            &live(&["email", "(payload ->> 'kind'::text)"], &[false; 2], None),
+            &planned(&d)
+        ));
+
+        // INCLUDE columns: same names in the same order, quoted or not.
+        let mut d = def(&["customer_id"], None);
+        d.include = vec!["status".into(), "Mixed Case".into()];
+        let mut l = live(&["customer_id"], &[false], None);
+        l.include = vec!["status".into(), "Mixed Case".into()];
+        assert!(matches(&l, &planned(&d)));
+        d.include = vec!["status".into(), "\"Mixed Case\"".into()];
+        assert!(matches(&l, &planned(&d)));
+        l.include = vec!["Mixed Case".into(), "status".into()];
+        assert!(!matches(&l, &planned(&d)));
+        l.include = vec!["status".into()];
+        assert!(!matches(&l, &planned(&d)));
+        // An INCLUDE column is not a key column.
+        let mut l = live(
+            &["customer_id", "status", "\"Mixed Case\""],
+            &[false; 3],
+            None,
+        );
+        assert!(!matches(&l, &planned(&d)));
+        l.keys.truncate(1);
+        assert!(!matches(&l, &planned(&d)));
+
+        // A predicate on one side only, or another predicate.
+        let d = def(&["score"], Some("deleted_at IS NULL"));
+        assert!(!matches(&live(&["score"], &[false], None), &planned(&d)));
+        assert!(!matches(
+            &live(&["score"], &[false], Some("deleted_at IS NOT NULL")),
+            &planned(&d)
+        ));
+        assert!(matches(
+            &live(&["score"], &[false], Some("(deleted_at IS NULL)")),
+            &planned(&d)
         ));
     }
 

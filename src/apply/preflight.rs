@@ -7,13 +7,13 @@
 
 use anyhow::{Context, Result};
 
-use super::names::{self, LiveIndex, QualifiedName, Wanted};
+use super::names::{self, Planned, QualifiedName};
 use super::session::Session;
+use crate::catalog::{self, Index};
 use crate::plan::{Action, ActionKind};
 
 const STANDBY_SQL: &str = include_str!("../../sql/apply_is_standby.sql");
 const TABLE_SQL: &str = include_str!("../../sql/apply_table.sql");
-const TABLE_INDEXES_SQL: &str = include_str!("../../sql/apply_table_indexes.sql");
 const INDEX_SQL: &str = include_str!("../../sql/apply_index.sql");
 const HAS_AMCHECK_SQL: &str = include_str!("../../sql/apply_has_amcheck.sql");
 
@@ -92,28 +92,25 @@ pub async fn table(client: &Session, name: &QualifiedName) -> Result<Option<Tabl
     }))
 }
 
-pub async fn table_indexes(client: &Session, table_oid: i64) -> Result<Vec<LiveIndex>> {
+/// Every index on a table, read as the catalog reads indexes.
+pub async fn table_indexes(
+    client: &Session,
+    table_oid: i64,
+    table: &QualifiedName,
+) -> Result<Vec<Index>> {
     let rows = client
-        .query(TABLE_INDEXES_SQL, &[&table_oid])
+        .query(catalog::live::TABLE_INDEXES_SQL, &[&table_oid])
         .await
-        .context("listing the table's indexes (sql/apply_table_indexes.sql)")?;
-    Ok(rows
-        .iter()
-        .map(|r| LiveIndex {
-            schema: r.get("schema"),
-            name: r.get("name"),
-            method: r.get("method"),
-            unique: r.get("is_unique"),
-            valid: r.get("is_valid"),
-            ready: r.get("is_ready"),
-            n_key: usize::try_from(r.get::<_, i32>("n_key")).unwrap_or(0),
-            column_defs: r.get("column_defs"),
-            descending: r.get("descending"),
-            predicate: r.get("predicate"),
-            definition: r.get("definition"),
-            size_bytes: r.get("size_bytes"),
+        .with_context(|| {
+            format!("listing the indexes of {table} (sql/catalog_table_indexes.sql)")
+        })?;
+    rows.iter()
+        .map(|r| {
+            catalog::live::index_from_row(r, &table.schema, &table.name).with_context(|| {
+                format!("reading an index of {table} (sql/catalog_table_indexes.sql)")
+            })
         })
-        .collect())
+        .collect()
 }
 
 pub async fn index(client: &Session, name: &QualifiedName) -> Result<Option<IndexInfo>> {
@@ -158,7 +155,7 @@ pub async fn check(client: &Session, a: &Action, allow_drop: bool) -> Result<Ver
         ActionKind::CreateIndex => {
             let info = table(client, &table_name).await?;
             let indexes = match &info {
-                Some(t) => table_indexes(client, t.oid).await?,
+                Some(t) => table_indexes(client, t.oid, &table_name).await?,
                 None => vec![],
             };
             Ok(decide_create(
@@ -187,7 +184,7 @@ pub fn decide_create(
     table_name: &QualifiedName,
     index_name: &QualifiedName,
     table: Option<&TableInfo>,
-    indexes: &[LiveIndex],
+    indexes: &[Index],
 ) -> Verdict {
     let Some(t) = table else {
         return Verdict::Refused(format!(
@@ -219,11 +216,11 @@ pub fn decide_create(
             ));
         }
     }
-    let want = a.definition.as_ref().map(|d| Wanted {
-        definition: d,
-        unique: names::ddl_is_unique(&a.ddl),
-    });
-    let same = |ix: &LiveIndex| want.as_ref().is_some_and(|w| names::matches(ix, w));
+    let want = a
+        .definition
+        .as_ref()
+        .map(|d| Planned::new(d, names::ddl_is_unique(&a.ddl)));
+    let same = |ix: &Index| want.as_ref().is_some_and(|w| names::matches(ix, w));
     let named = indexes
         .iter()
         .find(|ix| ix.schema == index_name.schema && ix.name == index_name.name);
@@ -338,24 +335,28 @@ mod tests {
         }
     }
 
-    fn ix(name: &str, col: &str, valid: bool) -> LiveIndex {
-        LiveIndex {
+    fn ix(name: &str, col: &str, valid: bool) -> Index {
+        Index {
             schema: "app".into(),
             name: name.into(),
+            table_schema: "app".into(),
+            table: "b".into(),
             method: "btree".into(),
+            keys: vec![crate::catalog::IndexKey::column(col)],
+            include: vec![],
+            predicate: None,
             unique: false,
+            primary: false,
+            constraint: None,
             valid,
             ready: valid,
-            n_key: 1,
-            column_defs: vec![col.into()],
-            descending: vec![false],
-            predicate: None,
             definition: format!("CREATE INDEX {name} ON app.b USING btree ({col})"),
             size_bytes: 8192,
+            idx_scan: 0,
         }
     }
 
-    fn decide(t: Option<&TableInfo>, indexes: &[LiveIndex]) -> Verdict {
+    fn decide(t: Option<&TableInfo>, indexes: &[Index]) -> Verdict {
         decide_create(
             &create(),
             &qn("app", "b"),
@@ -397,6 +398,18 @@ mod tests {
             Verdict::Refused(m) => assert!(m.contains("another definition"), "{m}"),
             v => panic!("{v:?}"),
         }
+        // Same column, other sort order: not the planned index.
+        let mut desc = ix("b_c_idx", "c", true);
+        desc.keys[0].descending = true;
+        assert!(matches!(
+            decide(Some(&t), &[desc.clone()]),
+            Verdict::Refused(_)
+        ));
+        desc.name = "b_c_desc_idx".into();
+        assert_eq!(
+            decide(Some(&t), &[desc]),
+            Verdict::Run { leftovers: vec![] }
+        );
         match decide(None, &[]) {
             Verdict::Refused(m) => assert!(m.contains("does not exist"), "{m}"),
             v => panic!("{v:?}"),

@@ -1,17 +1,22 @@
 //! Read the catalog from a live server: four catalog queries (sql/catalog_*.sql),
 //! no per-table round trips, so a database with thousands of tables loads in
-//! one go.
+//! one go. The indexes of a single table (what apply checks before each
+//! build) come from a per-table variant of the index query, read by the same
+//! [`index_from_row`].
 
 use std::collections::HashMap;
 
 use anyhow::{Context, Result};
-use tokio_postgres::Client;
+use tokio_postgres::{Client, Row};
 
 use super::{Catalog, CatalogSource, Column, ColumnStats, ForeignKey, Index, IndexKey, Table};
 
 const TABLES_SQL: &str = include_str!("../../sql/catalog_tables.sql");
 const COLUMNS_SQL: &str = include_str!("../../sql/catalog_columns.sql");
 const INDEXES_SQL: &str = include_str!("../../sql/catalog_indexes.sql");
+/// The indexes of one table (`$1`: its oid), with the columns of
+/// [`INDEXES_SQL`]: rows for [`index_from_row`].
+pub const TABLE_INDEXES_SQL: &str = include_str!("../../sql/catalog_table_indexes.sql");
 const FOREIGN_KEYS_SQL: &str = include_str!("../../sql/catalog_foreign_keys.sql");
 const STATS_AGE_SQL: &str = include_str!("../../sql/catalog_stats_age.sql");
 
@@ -104,45 +109,7 @@ pub async fn load(client: &Client) -> Result<Catalog> {
         let Some(table) = by_oid.get(&oid) else {
             continue;
         };
-        let n_key: i32 = row.try_get("n_key")?;
-        let defs: Vec<String> = row.try_get("column_defs")?;
-        let desc: Vec<bool> = row.try_get("descending")?;
-        let nulls_first: Vec<bool> = row.try_get("nulls_first")?;
-        let n_key = (n_key.max(0) as usize).min(defs.len());
-        let keys = defs[..n_key]
-            .iter()
-            .enumerate()
-            .map(|(k, def)| {
-                let (expr, is_expression) = index_column(def);
-                IndexKey {
-                    expr,
-                    is_expression,
-                    descending: desc.get(k).copied().unwrap_or(false),
-                    nulls_first: nulls_first.get(k).copied().unwrap_or(false),
-                }
-            })
-            .collect();
-        let include = defs[n_key..].iter().map(|d| index_column(d).0).collect();
-        let constraint_type: Option<String> = row.try_get("constraint_type")?;
-        let is_primary: bool = row.try_get("is_primary")?;
-        indexes.push(Index {
-            schema: row.try_get("schema")?,
-            name: row.try_get("name")?,
-            table_schema: table.schema.clone(),
-            table: table.name.clone(),
-            method: row.try_get("method")?,
-            keys,
-            include,
-            predicate: row.try_get("predicate")?,
-            unique: row.try_get("is_unique")?,
-            primary: is_primary || constraint_type.as_deref() == Some("p"),
-            constraint: row.try_get("constraint_name")?,
-            valid: row.try_get("is_valid")?,
-            ready: row.try_get("is_ready")?,
-            definition: row.try_get("definition")?,
-            size_bytes: row.try_get("size_bytes")?,
-            idx_scan: row.try_get("idx_scan")?,
-        });
+        indexes.push(index_from_row(&row, &table.schema, &table.name)?);
     }
 
     let mut foreign_keys = Vec::new();
@@ -186,6 +153,50 @@ pub async fn load(client: &Client) -> Result<Catalog> {
     })
 }
 
+/// One row of sql/catalog_indexes.sql or sql/catalog_table_indexes.sql as an
+/// [`Index`] of the table `table_schema.table` (the row's `table_oid`).
+pub fn index_from_row(row: &Row, table_schema: &str, table: &str) -> Result<Index> {
+    let n_key: i32 = row.try_get("n_key")?;
+    let defs: Vec<String> = row.try_get("column_defs")?;
+    let desc: Vec<bool> = row.try_get("descending")?;
+    let nulls_first: Vec<bool> = row.try_get("nulls_first")?;
+    let n_key = (n_key.max(0) as usize).min(defs.len());
+    let keys = defs[..n_key]
+        .iter()
+        .enumerate()
+        .map(|(k, def)| {
+            let (expr, is_expression) = index_column(def);
+            IndexKey {
+                expr,
+                is_expression,
+                descending: desc.get(k).copied().unwrap_or(false),
+                nulls_first: nulls_first.get(k).copied().unwrap_or(false),
+            }
+        })
+        .collect();
+    let include = defs[n_key..].iter().map(|d| index_column(d).0).collect();
+    let constraint_type: Option<String> = row.try_get("constraint_type")?;
+    let is_primary: bool = row.try_get("is_primary")?;
+    Ok(Index {
+        schema: row.try_get("schema")?,
+        name: row.try_get("name")?,
+        table_schema: table_schema.to_string(),
+        table: table.to_string(),
+        method: row.try_get("method")?,
+        keys,
+        include,
+        predicate: row.try_get("predicate")?,
+        unique: row.try_get("is_unique")?,
+        primary: is_primary || constraint_type.as_deref() == Some("p"),
+        constraint: row.try_get("constraint_name")?,
+        valid: row.try_get("is_valid")?,
+        ready: row.try_get("is_ready")?,
+        definition: row.try_get("definition")?,
+        size_bytes: row.try_get("size_bytes")?,
+        idx_scan: row.try_get("idx_scan")?,
+    })
+}
+
 /// `pg_get_indexdef(oid, k, true)` prints a key as a (possibly quoted)
 /// column name or as an expression: tell them apart and unquote names.
 pub fn index_column(def: &str) -> (String, bool) {
@@ -213,7 +224,21 @@ pub fn index_column(def: &str) -> (String, bool) {
 
 #[cfg(test)]
 mod tests {
-    use super::index_column;
+    use super::{INDEXES_SQL, TABLE_INDEXES_SQL, index_column};
+
+    /// The select list from `SELECT` up to `WHERE`: the two index queries
+    /// must return the same columns for `index_from_row` to read both.
+    fn select_list(sql: &str) -> &str {
+        let start = sql.find("SELECT").expect("a SELECT");
+        let end = sql.find("\nWHERE").expect("a WHERE");
+        &sql[start..end]
+    }
+
+    #[test]
+    fn table_query_reads_the_same_columns() {
+        assert_eq!(select_list(TABLE_INDEXES_SQL), select_list(INDEXES_SQL));
+        assert!(TABLE_INDEXES_SQL.contains("i.indrelid = $1"));
+    }
 
     #[test]
     fn index_columns_and_expressions() {

@@ -109,12 +109,67 @@ impl IndexKey {
         format!("{}{}", self.expr, self.order_suffix())
     }
 
+    /// Read a key as [`IndexKey::text`] writes it (and as a plan file's
+    /// `definition.columns` holds it): a column name, raw (`Mixed Case`) or
+    /// double-quoted (`"timestamp"`), or an expression (`lower(email)`),
+    /// then optional `ASC`/`DESC` and `NULLS FIRST`/`NULLS LAST` in any case.
+    /// Text with expression punctuation is an expression; PostgreSQL's
+    /// defaults fill in what is left out (`DESC` sorts NULLs first).
+    pub fn parse(text: &str) -> IndexKey {
+        let mut body = text.trim();
+        let mut nulls_first = None;
+        for (suffix, first) in [(" NULLS FIRST", true), (" NULLS LAST", false)] {
+            if let Some(rest) = strip_suffix_ignore_case(body, suffix) {
+                body = rest.trim_end();
+                nulls_first = Some(first);
+                break;
+            }
+        }
+        let mut descending = false;
+        if let Some(rest) = strip_suffix_ignore_case(body, " DESC") {
+            body = rest.trim_end();
+            descending = true;
+        } else if let Some(rest) = strip_suffix_ignore_case(body, " ASC") {
+            body = rest.trim_end();
+        }
+        let (expr, is_expression) = match key_name(body) {
+            Some(name) => (name, false),
+            None => (body.to_string(), true),
+        };
+        IndexKey {
+            expr,
+            is_expression,
+            descending,
+            nulls_first: nulls_first.unwrap_or(descending),
+        }
+    }
+
     /// Same key with the same ordering (`DESC` implies NULLS FIRST by default).
     pub fn same_order(&self, other: &IndexKey) -> bool {
         self.expr == other.expr
             && self.descending == other.descending
             && self.nulls_first == other.nulls_first
     }
+}
+
+/// A key's text as a column name when it is one: double-quoted, or raw
+/// (anything without expression punctuation).
+fn key_name(text: &str) -> Option<String> {
+    if text.starts_with('"') {
+        let (name, is_expression) = live::index_column(text);
+        return (!is_expression).then_some(name);
+    }
+    let expression = text.contains([
+        '(', ')', '+', '-', '*', '/', '|', ':', ',', '\'', '=', '<', '>',
+    ]);
+    (!expression && !text.is_empty()).then(|| text.to_string())
+}
+
+/// `text` without `suffix` (ASCII, compared ignoring case), if it ends so.
+fn strip_suffix_ignore_case<'a>(text: &'a str, suffix: &str) -> Option<&'a str> {
+    let cut = text.len().checked_sub(suffix.len())?;
+    let (head, tail) = (text.get(..cut)?, text.get(cut..)?);
+    tail.eq_ignore_ascii_case(suffix).then_some(head)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -262,6 +317,64 @@ pub fn parse_search_path(setting: &str, user: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn index_key_text_round_trips() {
+        for expr in ["created_at", "Mixed Case", "lower(email)", "(a + b)"] {
+            for (descending, nulls_first) in
+                [(false, false), (false, true), (true, true), (true, false)]
+            {
+                let key = IndexKey {
+                    expr: expr.to_string(),
+                    is_expression: expr.contains('('),
+                    descending,
+                    nulls_first,
+                };
+                assert_eq!(IndexKey::parse(&key.text()), key, "{}", key.text());
+            }
+        }
+    }
+
+    #[test]
+    fn index_key_parses_written_forms() {
+        let key = |expr: &str, is_expression, descending, nulls_first| IndexKey {
+            expr: expr.to_string(),
+            is_expression,
+            descending,
+            nulls_first,
+        };
+        assert_eq!(
+            IndexKey::parse(" email "),
+            key("email", false, false, false)
+        );
+        assert_eq!(
+            IndexKey::parse("\"timestamp\" asc"),
+            key("timestamp", false, false, false)
+        );
+        assert_eq!(
+            IndexKey::parse("\"Odd \"\"Name\"\"\" desc nulls last"),
+            key("Odd \"Name\"", false, true, false)
+        );
+        assert_eq!(
+            IndexKey::parse("created_at DESC"),
+            key("created_at", false, true, true)
+        );
+        assert_eq!(
+            IndexKey::parse("score NULLS FIRST"),
+            key("score", false, false, true)
+        );
+        assert_eq!(
+            IndexKey::parse("lower(email) DESC"),
+            key("lower(email)", true, true, true)
+        );
+        assert_eq!(
+            IndexKey::parse("(payload->>'kind')"),
+            key("(payload->>'kind')", true, false, false)
+        );
+        // Not a column name: expression punctuation, or a quote left open.
+        assert!(IndexKey::parse("a+b").is_expression);
+        assert!(IndexKey::parse("\"a\" || \"b\"").is_expression);
+    }
 
     #[test]
     fn search_path_parsing() {
