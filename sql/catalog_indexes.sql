@@ -1,4 +1,5 @@
--- Every index on a user table: key columns (or expressions) in order with
+-- Every index on a user table ($1: NULL), or on one table ($1: its oid, for
+-- apply's per-action checks): key columns (or expressions) in order with
 -- their sort options, INCLUDE columns, predicate, the constraint behind it,
 -- validity and usage since the statistics were reset.
 SELECT i.indrelid::int8                                  AS table_oid,
@@ -30,4 +31,5 @@ LEFT JOIN pg_constraint con ON con.conindid = i.indexrelid AND con.contype IN ('
 LEFT JOIN pg_stat_user_indexes s ON s.indexrelid = i.indexrelid
 WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
   AND n.nspname NOT LIKE 'pg_temp%'
+  AND ($1::int8 IS NULL OR i.indrelid = $1::int8::oid)
 ORDER BY 1, 3

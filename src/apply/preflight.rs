@@ -99,16 +99,13 @@ pub async fn table_indexes(
     table: &QualifiedName,
 ) -> Result<Vec<Index>> {
     let rows = client
-        .query(catalog::live::TABLE_INDEXES_SQL, &[&table_oid])
+        .query(catalog::live::INDEXES_SQL, &[&Some(table_oid)])
         .await
-        .with_context(|| {
-            format!("listing the indexes of {table} (sql/catalog_table_indexes.sql)")
-        })?;
+        .with_context(|| format!("listing the indexes of {table} (sql/catalog_indexes.sql)"))?;
     rows.iter()
         .map(|r| {
-            catalog::live::index_from_row(r, &table.schema, &table.name).with_context(|| {
-                format!("reading an index of {table} (sql/catalog_table_indexes.sql)")
-            })
+            catalog::live::index_from_row(r, &table.schema, &table.name)
+                .with_context(|| format!("reading an index of {table} (sql/catalog_indexes.sql)"))
         })
         .collect()
 }
