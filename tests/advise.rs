@@ -324,6 +324,22 @@ fn without_hypopg_advice_is_estimated_and_says_so() {
     );
 }
 
+/// `advise` offline on the shipped seed-platform export and schema, plus `extra`.
+fn offline_seed_platform(extra: &[&str]) -> common::Run {
+    let fx = fixtures_dir();
+    let stats = fx.join("stats/seed-platform.csv");
+    let schema = fx.join("seed-platform/schema.sql");
+    let mut args = vec![
+        "advise",
+        "--stats",
+        stats.to_str().expect("utf-8"),
+        "--schema",
+        schema.to_str().expect("utf-8"),
+    ];
+    args.extend_from_slice(extra);
+    run_pgadvisor(&args)
+}
+
 #[test]
 fn offline_advice_from_the_shipped_fixtures() {
     // Relative paths from the repository root, as the README's command runs it,
@@ -336,20 +352,11 @@ fn offline_advice_from_the_shipped_fixtures() {
         "--schema",
         "fixtures/seed-platform/schema.sql",
     ]));
-    let fx = fixtures_dir();
     run.expect_code(0);
     assert!(run.stdout.contains("UNVALIDATED"), "{}", run.stdout);
     insta::assert_snapshot!(run.snapshot());
 
-    let json = run_pgadvisor(&[
-        "advise",
-        "--stats",
-        fx.join("stats/seed-platform.csv").to_str().expect("utf-8"),
-        "--schema",
-        fx.join("seed-platform/schema.sql").to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ]);
+    let json = offline_seed_platform(&["--format", "json"]);
     json.expect_code(0);
     let r = json.json();
     assert_eq!(r["mode"], "offline");
@@ -402,12 +409,7 @@ fn offline_advice_with_column_statistics_judges_skew_like_the_planner() {
     let stats = dir.path().join("column-stats.json");
     std::fs::write(&stats, &export.stdout).expect("write");
     let fx = fixtures_dir();
-    let json = run_pgadvisor(&[
-        "advise",
-        "--stats",
-        fx.join("stats/seed-platform.csv").to_str().expect("utf-8"),
-        "--schema",
-        fx.join("seed-platform/schema.sql").to_str().expect("utf-8"),
+    let json = offline_seed_platform(&[
         "--column-stats",
         stats.to_str().expect("utf-8"),
         "--explain-why",
@@ -432,15 +434,7 @@ fn offline_advice_with_column_statistics_judges_skew_like_the_planner() {
         "{why:?}"
     );
     // Without the statistics the same offline run proposes it.
-    let bare = run_pgadvisor(&[
-        "advise",
-        "--stats",
-        fx.join("stats/seed-platform.csv").to_str().expect("utf-8"),
-        "--schema",
-        fx.join("seed-platform/schema.sql").to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ]);
+    let bare = offline_seed_platform(&["--format", "json"]);
     assert!(indexes(&bare.json()).iter().any(status_only));
     // Statistics need the schema they describe.
     let alone = run_pgadvisor(&[
