@@ -1063,6 +1063,52 @@ fn cluster_node_with_a_database_number_is_explained() {
 }
 
 #[test]
+fn warm_counts_exactly_what_a_full_redis_accepted() {
+    // 2 MB and no eviction: Redis refuses writes (OOM) part-way through.
+    let r = PrivateRedis::start(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
+    let pg = warm_db("oom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("big.yaml");
+    std::fs::write(
+        &path,
+        "entries:\n  - name: big\n    query: SELECT i AS id, repeat('x', 2000) AS pad FROM generate_series(1, 3000) AS i\n    key: \"big:{id}\"\n    batch_size: 500\n",
+    )
+    .expect("write");
+    let url = format!("redis://127.0.0.1:{}/", r.port);
+    let out = run(&[
+        "cache",
+        "warm",
+        path.to_str().unwrap_or_default(),
+        "--dsn",
+        pg.dsn(),
+        "--redis",
+        &url,
+        "--format",
+        "json",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    let s = warm_summary(&v, "big");
+    assert_eq!(s["status"], "failed");
+    let mut c = redis::Client::open(url.as_str())
+        .expect("url")
+        .get_connection()
+        .expect("connect");
+    let dbsize: u64 = redis::cmd("DBSIZE").query(&mut c).expect("dbsize");
+    assert!(dbsize > 0 && dbsize < 3000, "{dbsize}");
+    assert_eq!(s["keys_written"], dbsize, "{s}");
+    assert!(
+        err.contains("Redis refused") && err.contains("OOM"),
+        "{err}"
+    );
+    assert!(
+        err.starts_with("error: entry \"big\": Redis refused"),
+        "{err}"
+    );
+}
+
+#[test]
 fn warm_reports_exact_confirmed_keys_when_redis_goes_away() {
     let mut r = PrivateRedis::start(&[]);
     let pg = warm_db("lost");

@@ -586,12 +586,11 @@ async fn run_warm(a: WarmArgs) -> Result<ExitStatus> {
     } else {
         let mut err = std::io::stderr().lock();
         for f in failed {
-            writeln!(
-                err,
-                "error: entry {:?}: {}",
-                f.name,
-                f.error.as_deref().unwrap_or("failed")
-            )?;
+            // Summary errors already name their entry.
+            match &f.error {
+                Some(e) => writeln!(err, "error: {e}")?,
+                None => writeln!(err, "error: entry {:?} failed", f.name)?,
+            }
         }
         Ok(ExitStatus::Error)
     }
