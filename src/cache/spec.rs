@@ -134,7 +134,7 @@ fn param_of(v: &serde_norway::Value, entry: &str, i: usize) -> Result<Param> {
 impl Spec {
     pub fn parse(text: &str) -> Result<Spec> {
         let raw: RawSpec = serde_norway::from_str(text)
-            .context("the spec is not valid (see docs/cache.md, \"Warm spec\")")?;
+            .context("the spec is not valid (see docs/cache.md, section `cache warm SPEC.yaml`)")?;
         if raw.entries.is_empty() {
             bail!("the spec has no entries");
         }
