@@ -1,8 +1,8 @@
 //! Read the catalog from a live server: four catalog queries (sql/catalog_*.sql),
 //! no per-table round trips, so a database with thousands of tables loads in
 //! one go. The indexes of a single table (what apply checks before each
-//! build) come from a per-table variant of the index query, read by the same
-//! [`index_from_row`].
+//! build) come from the same index query, given that table's oid, read by
+//! the same [`index_from_row`].
 
 use std::collections::HashMap;
 
