@@ -297,7 +297,7 @@ impl TestDb {
     }
 
     /// This database's pg_stat_statements rows written to `path` as CSV
-    /// with a header, the export docs/intake.md tells users to take
+    /// with a header, the export docs/top.md tells users to take
     /// (`pgadvisor top/check --stats`). The view is server-wide: the rows
     /// are filtered by this database, so other tests' statements stay out.
     pub fn export_stats(&self, path: &Path) {
