@@ -6,6 +6,7 @@
 //! spec, key templates — is unit-tested here; the Redis and PostgreSQL I/O
 //! sits in `inspect`, `warm`, `invalidate`, `cluster` and `redis_conn`.
 
+pub mod blocking;
 pub mod checkpoint;
 pub mod cluster;
 pub mod findings;
@@ -14,6 +15,7 @@ pub mod invalidate;
 pub mod limiter;
 pub mod pattern;
 pub mod redis_conn;
+pub mod resp;
 pub mod server;
 pub mod spec;
 pub mod stats;

@@ -1,29 +1,26 @@
-//! One node's share of a batch, packed as RESP commands, and the writer that
-//! sends it. The commands are encoded straight into one buffer per node (no
-//! per-key command objects) and written on a blocking connection from a
-//! small per-node pool, so a batch costs one `write` and one buffered read
-//! of its replies.
+//! One node's share of a batch: `SET`s (or hash transactions) packed as
+//! RESP, and the writer that sends it on the node's pooled blocking
+//! connections, retrying after a connection loss.
 
 use std::ops::Range;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use anyhow::{Result, anyhow};
-use redis::{ConnectionInfo, ConnectionLike, Value};
+use redis::{ConnectionInfo, Value};
 
-use super::row::push_uint;
+use crate::cache::blocking::NodePool;
 use crate::cache::redis_conn;
+use crate::cache::resp::Packed;
 
 /// Packed commands for one node and what each key's outcome hangs on.
 #[derive(Default)]
 pub(super) struct Batch {
-    buf: Vec<u8>,
+    packed: Packed,
     keys: Vec<KeyRec>,
-    commands: usize,
 }
 
 struct KeyRec {
-    /// Where the key's bytes sit in `buf` (for error messages).
+    /// Where the key's bytes sit in the packed buffer (for error messages).
     key: Range<usize>,
     /// Key + value bytes.
     bytes: u64,
@@ -36,14 +33,14 @@ impl Batch {
     /// previous batch for the node: no reallocation while packing).
     pub fn with_capacity(bytes: usize) -> Batch {
         Batch {
-            buf: Vec::with_capacity(bytes),
-            ..Batch::default()
+            packed: Packed::with_capacity(bytes),
+            keys: Vec::new(),
         }
     }
 
     /// Bytes of packed commands.
     pub fn packed_len(&self) -> usize {
-        self.buf.len()
+        self.packed.len()
     }
 
     pub fn len(&self) -> usize {
@@ -54,81 +51,48 @@ impl Batch {
         self.keys.is_empty()
     }
 
-    fn header(&mut self, args: usize) {
-        self.buf.push(b'*');
-        push_uint(&mut self.buf, args as u64);
-        self.buf.extend_from_slice(b"\r\n");
-        self.commands += 1;
-    }
-
-    /// Append one bulk string; returns where its bytes are.
-    fn bulk(&mut self, b: &[u8]) -> Range<usize> {
-        self.buf.push(b'$');
-        push_uint(&mut self.buf, b.len() as u64);
-        self.buf.extend_from_slice(b"\r\n");
-        let start = self.buf.len();
-        self.buf.extend_from_slice(b);
-        self.buf.extend_from_slice(b"\r\n");
-        start..start + b.len()
-    }
-
-    fn bulk_uint(&mut self, v: u64) {
-        let mut digits = Vec::with_capacity(20);
-        push_uint(&mut digits, v);
-        self.bulk(&digits);
-    }
-
     /// `SET key value [PX ttl]`.
     pub fn push_set(&mut self, key: &[u8], value: &[u8], ttl_ms: Option<u64>) {
-        self.header(if ttl_ms.is_some() { 5 } else { 3 });
-        self.bulk(b"SET");
-        let k = self.bulk(key);
-        self.bulk(value);
+        let p = &mut self.packed;
+        p.start(if ttl_ms.is_some() { 5 } else { 3 }).arg(b"SET");
+        let k = p.arg_at(key);
+        p.arg(value);
         if let Some(t) = ttl_ms {
-            self.bulk(b"PX");
-            self.bulk_uint(t);
+            p.arg(b"PX").arg_uint(t);
         }
         self.keys.push(KeyRec {
             key: k,
             bytes: (key.len() + value.len()) as u64,
-            reply: self.commands - 1,
+            reply: p.commands() - 1,
         });
     }
 
     /// `MULTI; DEL key; HSET key field value …; [PEXPIRE key ttl;] EXEC`:
     /// the hash is replaced atomically.
     pub fn push_hash(&mut self, key: &[u8], fields: &[(&str, &[u8])], ttl_ms: Option<u64>) {
-        self.header(1);
-        self.bulk(b"MULTI");
-        self.header(2);
-        self.bulk(b"DEL");
-        let k = self.bulk(key);
-        self.header(2 + 2 * fields.len());
-        self.bulk(b"HSET");
-        self.bulk(key);
+        let p = &mut self.packed;
+        p.command(&[b"MULTI"]);
+        p.start(2).arg(b"DEL");
+        let k = p.arg_at(key);
+        p.start(2 + 2 * fields.len()).arg(b"HSET").arg(key);
         let mut bytes = key.len() as u64;
         for (f, v) in fields {
-            self.bulk(f.as_bytes());
-            self.bulk(v);
+            p.arg(f.as_bytes()).arg(v);
             bytes += (f.len() + v.len()) as u64;
         }
         if let Some(t) = ttl_ms {
-            self.header(3);
-            self.bulk(b"PEXPIRE");
-            self.bulk(key);
-            self.bulk_uint(t);
+            p.start(3).arg(b"PEXPIRE").arg(key).arg_uint(t);
         }
-        self.header(1);
-        self.bulk(b"EXEC");
+        p.command(&[b"EXEC"]);
         self.keys.push(KeyRec {
             key: k,
             bytes,
-            reply: self.commands - 1,
+            reply: p.commands() - 1,
         });
     }
 
     fn key_text(&self, k: &KeyRec) -> String {
-        String::from_utf8_lossy(&self.buf[k.key.clone()]).into_owned()
+        String::from_utf8_lossy(&self.packed.bytes()[k.key.clone()]).into_owned()
     }
 }
 
@@ -149,30 +113,15 @@ fn reply_ok(v: &Value) -> bool {
     }
 }
 
-/// Writes batches to one node; connections are pooled and replaced after a
-/// drop.
+/// Writes batches to one node.
 pub(super) struct NodeWriter {
-    pub name: String,
-    info: ConnectionInfo,
-    timeout: Duration,
-    idle: Mutex<Vec<redis::Connection>>,
+    pool: NodePool,
 }
 
 impl NodeWriter {
     pub fn new(name: String, info: ConnectionInfo, timeout: Duration) -> NodeWriter {
         NodeWriter {
-            name,
-            info,
-            timeout,
-            idle: Mutex::new(Vec::new()),
-        }
-    }
-
-    fn checkout(&self) -> redis::RedisResult<redis::Connection> {
-        let pooled = self.idle.lock().ok().and_then(|mut v| v.pop());
-        match pooled {
-            Some(c) => Ok(c),
-            None => redis_conn::connect_blocking(&self.info, self.timeout),
+            pool: NodePool::new(name, info, timeout, false),
         }
     }
 
@@ -183,14 +132,7 @@ impl NodeWriter {
     pub fn write(&self, batch: &Batch, retries: u32) -> Result<Written> {
         let mut attempt = 0;
         loop {
-            let sent = self.checkout().and_then(|mut conn| {
-                let replies = conn.req_packed_commands(&batch.buf, 0, batch.commands)?;
-                if let Ok(mut idle) = self.idle.lock() {
-                    idle.push(conn);
-                }
-                Ok(replies)
-            });
-            match sent {
+            match self.pool.send(&batch.packed) {
                 Ok(replies) => return Ok(self.account(batch, &replies)),
                 Err(e) if redis_conn::is_connection_lost(&e) && attempt < retries => {
                     attempt += 1;
@@ -201,7 +143,7 @@ impl NodeWriter {
                 Err(e) => {
                     return Err(anyhow!(
                         "Redis at {} failed after {attempt} retr{}: {e}",
-                        self.name,
+                        self.pool.name,
                         if attempt == 1 { "y" } else { "ies" }
                     ));
                 }
@@ -223,12 +165,13 @@ impl NodeWriter {
                 }
                 Some(v) => {
                     w.error.get_or_insert_with(|| {
-                        format!("{} on {}: {v:?}", batch.key_text(k), self.name)
+                        format!("{} on {}: {v:?}", batch.key_text(k), self.pool.name)
                     });
                 }
                 None => {
-                    w.error
-                        .get_or_insert_with(|| format!("short pipeline reply from {}", self.name));
+                    w.error.get_or_insert_with(|| {
+                        format!("short pipeline reply from {}", self.pool.name)
+                    });
                 }
             }
         }
@@ -246,11 +189,11 @@ mod tests {
         b.push_set(b"k:1", b"{}", Some(1500));
         b.push_set(b"k:2", b"v", None);
         assert_eq!(
-            String::from_utf8_lossy(&b.buf),
+            String::from_utf8_lossy(b.packed.bytes()),
             "*5\r\n$3\r\nSET\r\n$3\r\nk:1\r\n$2\r\n{}\r\n$2\r\nPX\r\n$4\r\n1500\r\n\
              *3\r\n$3\r\nSET\r\n$3\r\nk:2\r\n$1\r\nv\r\n"
         );
-        assert_eq!((b.commands, b.len()), (2, 2));
+        assert_eq!((b.packed.commands(), b.len()), (2, 2));
         assert_eq!(b.key_text(&b.keys[1]), "k:2");
         assert_eq!(b.keys[0].bytes, 5);
     }
@@ -259,14 +202,14 @@ mod tests {
     fn hash_commands_are_atomic_per_key() {
         let mut b = Batch::default();
         b.push_hash(b"h:1", &[("a", b"1"), ("b", b"xy")], Some(1000));
-        let text = String::from_utf8_lossy(&b.buf).into_owned();
+        let text = String::from_utf8_lossy(b.packed.bytes()).into_owned();
         let names: Vec<&str> = ["MULTI", "DEL", "HSET", "PEXPIRE", "EXEC"]
             .into_iter()
             .filter(|n| text.contains(&format!("\r\n{n}\r\n")))
             .collect();
         assert_eq!(names.len(), 5, "{text}");
         // The key's outcome is EXEC's reply, the fifth.
-        assert_eq!((b.commands, b.keys[0].reply), (5, 4));
+        assert_eq!((b.packed.commands(), b.keys[0].reply), (5, 4));
         assert_eq!(b.keys[0].bytes, 3 + 2 + 3);
         let ok = Value::Array(vec![Value::Int(0), Value::Int(2), Value::Int(1)]);
         let err = redis::parse_redis_value(b"*1\r\n-OOM command not allowed\r\n").expect("RESP");

@@ -12,6 +12,7 @@ use anyhow::{Result, anyhow, bail};
 use tokio_postgres::Row;
 use tokio_postgres::types::{FromSql, Type};
 
+use crate::cache::resp::push_int;
 use crate::cache::spec::{Encoding, KeyPart, KeyTemplate};
 use crate::ident::quote_ident;
 
@@ -252,29 +253,6 @@ impl RowPlan {
     }
 }
 
-/// Append a decimal integer.
-pub(super) fn push_int(out: &mut Vec<u8>, v: i64) {
-    if v < 0 {
-        out.push(b'-');
-    }
-    push_uint(out, v.unsigned_abs());
-}
-
-/// Append a decimal unsigned integer.
-pub(super) fn push_uint(out: &mut Vec<u8>, mut v: u64) {
-    let mut digits = [0u8; 20];
-    let mut n = digits.len();
-    loop {
-        n -= 1;
-        digits[n] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[n..]);
-}
-
 /// Append `s` as a JSON string the way PostgreSQL's `escape_json` does:
 /// `\b \f \n \r \t \" \\` by name, other control characters as `\u00xx`,
 /// everything else (UTF-8 included) as is.
@@ -330,19 +308,6 @@ mod tests {
         let s = "q\"\\\u{0}\u{1b}[0m\tend";
         let back: String = serde_json::from_str(&esc(s)).expect("valid JSON");
         assert_eq!(back, s);
-    }
-
-    #[test]
-    fn integers_in_decimal() {
-        let mut v = Vec::new();
-        for n in [0, 7, -7, 1_000_000, i64::MIN, i64::MAX] {
-            v.clear();
-            push_int(&mut v, n);
-            assert_eq!(String::from_utf8_lossy(&v), n.to_string());
-        }
-        v.clear();
-        push_uint(&mut v, u64::MAX);
-        assert_eq!(String::from_utf8_lossy(&v), u64::MAX.to_string());
     }
 
     #[test]
