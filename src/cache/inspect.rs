@@ -14,10 +14,12 @@ use redis::Value;
 use redis::aio::MultiplexedConnection;
 use serde::Serialize;
 
+use super::blocking::NodePool;
 use super::checkpoint::{Checkpoint, ScanTarget};
 use super::cluster::Topology;
 use super::findings::{self, Finding, Thresholds};
 use super::limiter::Limiter;
+use super::resp::Packed;
 use super::server::{ServerFacts, ServerSummary};
 use super::stats::{Aggregate, BigKey, KeyInfo, OverallReport, PatternReport, type_index};
 
@@ -220,6 +222,12 @@ pub async fn inspect(
         };
         let Some(start) = start else { continue };
         let conn = node.conn.clone();
+        let pool = Arc::new(NodePool::new(
+            node.name.clone(),
+            node.info.clone(),
+            topo.timeout,
+            node.replica_of.is_some(),
+        ));
         let opts = opts.clone();
         let limiter = limiter.clone();
         let cancel = cancel.clone();
@@ -229,7 +237,7 @@ pub async fn inspect(
             idx,
             tokio::spawn(async move {
                 scan_node(
-                    conn, idx, node_count, start, budget, &opts, &limiter, &cancel, progress,
+                    conn, pool, idx, node_count, start, budget, &opts, &limiter, &cancel, progress,
                 )
                 .await
                 .with_context(|| format!("scanning {name}"))
@@ -410,6 +418,7 @@ const IN_FLIGHT: usize = 4;
 #[allow(clippy::too_many_arguments)]
 async fn scan_node(
     conn: MultiplexedConnection,
+    pool: Arc<NodePool>,
     node: usize,
     node_count: usize,
     start: u64,
@@ -430,7 +439,7 @@ async fn scan_node(
     let mut vanished = 0u64;
     // Spawned so each batch's pipelines progress while the next SCAN waits.
     let mut inflight: VecDeque<tokio::task::JoinHandle<Result<Measured>>> = VecDeque::new();
-    let mut scan_conn = conn.clone();
+    let mut scan_conn = conn;
     loop {
         if cancel.load(Ordering::SeqCst) || budget.is_some_and(|b| seen >= b) {
             break;
@@ -448,7 +457,7 @@ async fn scan_node(
             limiter.acquire(keys.len() as u64 * 3).await;
             seen += keys.len() as u64;
             inflight.push_back(tokio::spawn(measure(
-                conn.clone(),
+                pool.clone(),
                 keys,
                 node,
                 opts.memory_samples,
@@ -522,56 +531,57 @@ fn element_cmd(type_name: &str) -> Option<&'static str> {
     }
 }
 
+/// Send a packed pipeline on a blocking connection of the node's pool.
+async fn send(pool: &Arc<NodePool>, p: Packed, what: &'static str) -> Result<Vec<Value>> {
+    let pool = pool.clone();
+    let n = p.commands();
+    let replies = tokio::task::spawn_blocking(move || pool.send(&p))
+        .await
+        .map_err(|e| anyhow!("measuring task failed: {e}"))?
+        .with_context(|| format!("pipelined {what}"))?;
+    if replies.len() != n {
+        bail!(
+            "unexpected reply count {} to {n} pipelined {what}",
+            replies.len()
+        );
+    }
+    Ok(replies)
+}
+
 /// Measure one batch: one pipeline of TYPE/PTTL/MEMORY USAGE, then one of
-/// element counts for the collections. Returns the keys still present and
-/// the number that vanished meanwhile.
+/// element counts for the collections, each packed and sent on a blocking
+/// connection. Returns the keys still present and the number that vanished
+/// meanwhile.
 async fn measure(
-    mut conn: MultiplexedConnection,
+    pool: Arc<NodePool>,
     keys: Vec<Vec<u8>>,
     node: usize,
     memory_samples: u32,
     limiter: Limiter,
 ) -> Result<(Vec<KeyInfo>, u64)> {
-    let mut p = redis::pipe();
-    p.ignore_errors();
+    let mut p = Packed::with_capacity(keys.iter().map(|k| k.len() + 80).sum());
     for k in &keys {
-        p.cmd("TYPE").arg(k);
-        p.cmd("PTTL").arg(k);
-        p.cmd("MEMORY")
-            .arg("USAGE")
+        p.command(&[b"TYPE", k]);
+        p.command(&[b"PTTL", k]);
+        p.start(5)
+            .arg(b"MEMORY")
+            .arg(b"USAGE")
             .arg(k)
-            .arg("SAMPLES")
-            .arg(memory_samples);
+            .arg(b"SAMPLES")
+            .arg_uint(u64::from(memory_samples));
     }
-    let replies: Vec<redis::RedisResult<Value>> = p
-        .query_async(&mut conn)
-        .await
-        .context("pipelined TYPE/PTTL/MEMORY USAGE")?;
-    if replies.len() != keys.len() * 3 {
-        bail!(
-            "unexpected pipeline reply length {} for {} keys",
-            replies.len(),
-            keys.len()
-        );
-    }
+    let replies = send(&pool, p, "TYPE/PTTL/MEMORY USAGE").await?;
     let mut out = Vec::with_capacity(keys.len());
     let mut vanished = 0;
-    let mut counts = redis::pipe();
-    counts.ignore_errors();
+    let mut counts = Packed::default();
     let mut count_for = Vec::new();
     for (i, k) in keys.into_iter().enumerate() {
-        let t = replies[i * 3]
-            .as_ref()
-            .ok()
-            .and_then(text_of)
-            .unwrap_or("none")
-            .to_string();
+        let t = text_of(&replies[i * 3]).unwrap_or("none");
         if t == "none" {
             vanished += 1;
             continue;
         }
-        let pttl = replies[i * 3 + 1].as_ref().ok().and_then(int_of);
-        let ttl_ms = match pttl {
+        let ttl_ms = match int_of(&replies[i * 3 + 1]) {
             Some(-2) => {
                 vanished += 1;
                 continue;
@@ -579,20 +589,16 @@ async fn measure(
             Some(ms) if ms >= 0 => Some(ms),
             _ => None,
         };
-        let memory = replies[i * 3 + 2]
-            .as_ref()
-            .ok()
-            .and_then(int_of)
-            .and_then(|m| u64::try_from(m).ok());
-        if let Some(c) = element_cmd(&t) {
-            counts.cmd(c).arg(&k);
+        let memory = int_of(&replies[i * 3 + 2]).and_then(|m| u64::try_from(m).ok());
+        if let Some(c) = element_cmd(t) {
+            counts.command(&[c.as_bytes(), &k]);
             count_for.push(out.len());
         }
         out.push(KeyInfo {
             // Moves the bytes when they are UTF-8 (nearly always).
             key: String::from_utf8(k)
                 .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()),
-            type_idx: type_index(&t),
+            type_idx: type_index(t),
             ttl_ms,
             memory,
             elements: None,
@@ -601,12 +607,9 @@ async fn measure(
     }
     if !count_for.is_empty() {
         limiter.acquire(count_for.len() as u64).await;
-        let counted: Vec<redis::RedisResult<Value>> = counts
-            .query_async(&mut conn)
-            .await
-            .context("pipelined element counts")?;
-        for (slot, r) in count_for.into_iter().zip(counted) {
-            if let Some(e) = r.ok().as_ref().and_then(int_of) {
+        let counted = send(&pool, counts, "element counts").await?;
+        for (slot, r) in count_for.into_iter().zip(&counted) {
+            if let Some(e) = int_of(r) {
                 out[slot].elements = u64::try_from(e).ok();
             }
         }
