@@ -481,21 +481,29 @@ fn spec_file(p: &str, dir: &tempfile::TempDir) -> String {
     path.display().to_string()
 }
 
+/// `cache warm SPEC --format json` from `dsn` into `redis`, plus `extra`.
+fn warm_run(spec: &str, dsn: &str, redis: &str, extra: &[&str]) -> Output {
+    let args = [
+        "cache", "warm", spec, "--dsn", dsn, "--redis", redis, "--format", "json",
+    ];
+    run(&[&args[..], extra].concat())
+}
+
 /// `cache warm SPEC` into our database on the single node; the JSON summary.
 fn warm_single(spec: &str, dsn: &str) -> Value {
-    json_of(&run(&[
-        "cache",
-        "warm",
+    json_of(&warm_run(
         spec,
-        "--dsn",
         dsn,
-        "--redis",
         &single_url(),
-        "--db",
-        &DB.to_string(),
-        "--format",
-        "json",
-    ]))
+        &["--db", &DB.to_string()],
+    ))
+}
+
+/// A spec file with `yaml` in `dir`; its path.
+fn write_spec(dir: &tempfile::TempDir, yaml: &str) -> String {
+    let path = dir.path().join("spec.yaml");
+    std::fs::write(&path, yaml).expect("write spec");
+    path.display().to_string()
 }
 
 /// Expected fixture values (see fixtures/cache/schema.sql).
@@ -748,21 +756,19 @@ INSERT INTO typed VALUES
 "#,
     );
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("types.yaml");
     let all = "SELECT * FROM typed";
     let some = "SELECT id, c, flag, d, tstz, ip FROM typed";
-    std::fs::write(
-        &path,
-        format!(
+    let spec = write_spec(
+        &dir,
+        &format!(
             "entries:\n  - name: all\n    query: {all}\n    key: \"{p}:t:{{id}}\"\n    ttl: none\n\
              \x20 - name: keys\n    query: {some}\n    key: \"{p}:k:{{c}}|{{flag}}|{{d}}|{{tstz}}|{{ip}}\"\n    ttl: none\n"
         ),
-    )
-    .expect("write spec");
+    );
     // A fixed session time zone, so the timestamptz text is the same for
     // pgadvisor's session and psql's.
     let dsn = format!("{} options='-c TimeZone=Asia/Kolkata'", pg.dsn());
-    let v = warm_single(path.to_str().unwrap_or_default(), &dsn);
+    let v = warm_single(&spec, &dsn);
     let mut c = single();
     let values = expected(&pg, all, "row_to_json(q)::text");
     assert_eq!(values.len(), 3);
@@ -1068,24 +1074,12 @@ fn warm_counts_exactly_what_a_full_redis_accepted() {
     let r = PrivateRedis::start(&["--maxmemory", "2mb", "--maxmemory-policy", "noeviction"]);
     let pg = warm_db("oom");
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("big.yaml");
-    std::fs::write(
-        &path,
+    let spec = write_spec(
+        &dir,
         "entries:\n  - name: big\n    query: SELECT i AS id, repeat('x', 2000) AS pad FROM generate_series(1, 3000) AS i\n    key: \"big:{id}\"\n    batch_size: 500\n",
-    )
-    .expect("write");
+    );
     let url = format!("redis://127.0.0.1:{}/", r.port);
-    let out = run(&[
-        "cache",
-        "warm",
-        path.to_str().unwrap_or_default(),
-        "--dsn",
-        pg.dsn(),
-        "--redis",
-        &url,
-        "--format",
-        "json",
-    ]);
+    let out = warm_run(&spec, pg.dsn(), &url, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
@@ -1113,12 +1107,10 @@ fn warm_reports_exact_confirmed_keys_when_redis_goes_away() {
     let mut r = PrivateRedis::start(&[]);
     let pg = warm_db("lost");
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("slow.yaml");
-    std::fs::write(
-        &path,
+    let spec = write_spec(
+        &dir,
         "entries:\n  - name: scores\n    query: SELECT id, customer_id, score FROM app.customer_scores ORDER BY id\n    key: \"s:{id}\"\n    value: hash\n    batch_size: 20\n",
-    )
-    .expect("write");
+    );
     let port = r.port;
     let killer = std::thread::spawn(move || {
         // Let some batches through, then take the server away.
@@ -1137,21 +1129,12 @@ fn warm_reports_exact_confirmed_keys_when_redis_goes_away() {
         let _ = redis::cmd("SHUTDOWN").arg("NOSAVE").query::<()>(&mut c);
         n
     });
-    let out = run(&[
-        "cache",
-        "warm",
-        path.to_str().unwrap_or_default(),
-        "--dsn",
+    let out = warm_run(
+        &spec,
         pg.dsn(),
-        "--redis",
         &format!("redis://127.0.0.1:{port}/"),
-        "--max-rate",
-        "200",
-        "--retries",
-        "2",
-        "--format",
-        "json",
-    ]);
+        &["--max-rate", "200", "--retries", "2"],
+    );
     let seen_before_kill = killer.join().expect("killer");
     let _ = r.child.wait();
     assert_eq!(
