@@ -252,40 +252,19 @@ fn assert_mix(report: &Value, p: &str) {
 fn inspect_single_node_reports_patterns_ttls_and_findings() {
     let p = prefix("ins");
     load_mix(&p, |pipe| pipe.query::<()>(&mut single()).expect("load"));
-    let out = run(&[
-        "cache",
-        "inspect",
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
-        "--match",
-        &format!("{p}:*"),
-        "--format",
-        "json",
-    ]);
+    let out = on_single(&["inspect", "--match", &format!("{p}:*"), "--format", "json"]);
     cleanup_single(&p);
     let report = json_of(&out);
     assert_eq!(report["mode"], "standalone");
     assert_eq!(report["db"], DB);
     assert_mix(&report, &p);
-    // The table lists the same patterns.
 }
 
 #[test]
 fn inspect_table_shows_patterns() {
     let p = prefix("tab");
     load_mix(&p, |pipe| pipe.query::<()>(&mut single()).expect("load"));
-    let out = run(&[
-        "cache",
-        "inspect",
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
-        "--match",
-        &format!("{p}:*"),
-    ]);
+    let out = on_single(&["inspect", "--match", &format!("{p}:*")]);
     cleanup_single(&p);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
@@ -412,13 +391,8 @@ fn inspect_sample_stops_early_and_extrapolates() {
             .ignore();
     }
     pipe.query::<()>(&mut c).expect("load");
-    let out = run(&[
-        "cache",
+    let out = on_single(&[
         "inspect",
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
         "--match",
         &format!("{p}:*"),
         "--sample",
@@ -479,6 +453,12 @@ fn spec_file(p: &str, dir: &tempfile::TempDir) -> String {
     let path = dir.path().join("warm.yaml");
     std::fs::write(&path, text).expect("write spec");
     path.display().to_string()
+}
+
+/// `pgadvisor cache <args…> --redis <the single node> --db <ours>`.
+fn on_single(args: &[&str]) -> Output {
+    let (url, db) = (single_url(), DB.to_string());
+    run(&[&["cache"][..], args, &["--redis", &url, "--db", &db]].concat())
 }
 
 /// `cache warm SPEC --format json` from `dsn` into `redis`, plus `extra`.
@@ -807,25 +787,13 @@ fn warm_postgres_error_names_the_entry_and_fails() {
     let p = prefix("pge");
     let pg = warm_db("pgerr");
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("bad.yaml");
-    std::fs::write(
-        &path,
-        format!(
+    let spec = write_spec(
+        &dir,
+        &format!(
             "entries:\n  - name: broken\n    query: SELECT id FROM app.no_such_table\n    key: \"{p}:x:{{id}}\"\n  - name: good\n    query: SELECT id FROM app.customers WHERE id <= $1\n    params: [3]\n    key: \"{p}:good:{{id}}\"\n    ttl: 1m\n"
         ),
-    )
-    .expect("write");
-    let out = run(&[
-        "cache",
-        "warm",
-        path.to_str().unwrap_or_default(),
-        "--dsn",
-        pg.dsn(),
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
-    ]);
+    );
+    let out = on_single(&["warm", &spec, "--dsn", pg.dsn()]);
     let mut c = single();
     let good: Vec<String> = scan_keys(&mut c, format!("{p}:good:*"))
         .into_iter()
@@ -865,17 +833,7 @@ fn invalidate_single_node_removes_exactly_the_matching_keys() {
         .ignore();
     pipe.query::<()>(&mut c).expect("load");
     let pat = format!("{p}:customer:{{id}}");
-    let dry = run(&[
-        "cache",
-        "invalidate",
-        &pat,
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
-        "--format",
-        "json",
-    ]);
+    let dry = on_single(&["invalidate", &pat, "--format", "json"]);
     let dry = json_of(&dry);
     assert_eq!(
         (
@@ -887,14 +845,9 @@ fn invalidate_single_node_removes_exactly_the_matching_keys() {
     );
     let all: Vec<String> = scan_keys(&mut c, format!("{p}:*")).into_iter().collect();
     assert_eq!(all.len(), 321, "a count without --yes deletes nothing");
-    let yes = json_of(&run(&[
-        "cache",
+    let yes = json_of(&on_single(&[
         "invalidate",
         &pat,
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
         "--yes",
         "--format",
         "json",
@@ -907,14 +860,9 @@ fn invalidate_single_node_removes_exactly_the_matching_keys() {
         .collect();
     assert_eq!(left, want);
     // A glob removes what it matches.
-    let glob = json_of(&run(&[
-        "cache",
+    let glob = json_of(&on_single(&[
         "invalidate",
         &format!("{p}:customer:*"),
-        "--redis",
-        &single_url(),
-        "--db",
-        &DB.to_string(),
         "--yes",
         "--format",
         "json",
