@@ -245,15 +245,7 @@ fn sql_file_with_literals_gives_partial_indexes_and_never_a_volatile_predicate()
          SELECT nosuchcolumn FROM app.customers WHERE tenant_id = 3;\n",
     )
     .expect("write queries");
-    let run = run_pgadvisor(&[
-        "advise",
-        "--dsn",
-        db.dsn(),
-        "--queries",
-        queries.to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ]);
+    let run = advise_queries(&db, &queries, &[]);
     run.expect_code(0);
     let r = run.json();
     let partial = indexes(&r)
@@ -297,15 +289,7 @@ fn without_hypopg_advice_is_estimated_and_says_so() {
     let q = dir.path().join("q.sql");
     std::fs::write(&q, "SELECT score FROM app.customer_scores WHERE customer_id = 7 AND score_type = 'churn' ORDER BY created_at DESC LIMIT 1;\n")
         .expect("write");
-    let run = run_pgadvisor(&[
-        "advise",
-        "--dsn",
-        db.dsn(),
-        "--queries",
-        q.to_str().expect("utf-8"),
-        "--format",
-        "json",
-    ]);
+    let run = advise_queries(&db, &q, &[]);
     run.expect_code(0);
     let r = run.json();
     assert_eq!(r["mode"], "estimated");
@@ -322,6 +306,21 @@ fn without_hypopg_advice_is_estimated_and_says_so() {
         "{:#}",
         r["notes"]
     );
+}
+
+/// `advise --queries FILE --format json` against `db`, plus `extra`.
+fn advise_queries(db: &TestDb, queries: &std::path::Path, extra: &[&str]) -> common::Run {
+    let file = queries.to_str().expect("utf-8");
+    let args = [
+        "advise",
+        "--dsn",
+        db.dsn(),
+        "--queries",
+        file,
+        "--format",
+        "json",
+    ];
+    run_pgadvisor(&[&args[..], extra].concat())
 }
 
 /// `advise` offline on the shipped seed-platform export and schema, plus `extra`.
@@ -517,16 +516,7 @@ fn analyze_measures_read_only_samples_and_never_writes() {
          UPDATE app.bookings SET guests = guests + 1 WHERE customer_id = 77;\n",
     )
     .expect("write queries");
-    let run = run_pgadvisor(&[
-        "advise",
-        "--dsn",
-        db.dsn(),
-        "--queries",
-        queries.to_str().expect("utf-8"),
-        "--analyze",
-        "--format",
-        "json",
-    ]);
+    let run = advise_queries(&db, &queries, &["--analyze"]);
     run.expect_code(0);
     let r = run.json();
     assert_eq!(
