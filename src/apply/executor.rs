@@ -21,6 +21,7 @@ use super::progress::{Blocker, Ui};
 use super::schedule::Scheduler;
 use super::session::Session;
 use crate::conn::PgTarget;
+use crate::conn::explain::server_error;
 use crate::plan::{Action, ActionKind};
 
 const SET_CONFIG_SQL: &str = include_str!("../../sql/apply_set_config.sql");
@@ -364,7 +365,7 @@ async fn analyze(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, table: &QualifiedN
     if let Err(e) = conn.client.execute(sql.as_str()).await {
         ctx.ui.note(&format!(
             "warning: ANALYZE {table} failed: {}; the index is built, run ANALYZE later",
-            pg_error(&e)
+            server_error(&e)
         ));
     }
 }
@@ -477,25 +478,8 @@ impl DdlError {
                 )
             }
             DdlError::Cancelled => format!("{what} cancelled by Ctrl-C"),
-            DdlError::Failed(e) => format!("{what} failed: {}", pg_error(e)),
+            DdlError::Failed(e) => format!("{what} failed: {}", server_error(e)),
         }
-    }
-}
-
-/// The server's message with its detail and hint.
-pub fn pg_error(e: &tokio_postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut s = db.message().to_string();
-            if let Some(d) = db.detail() {
-                s.push_str(&format!(" ({d})"));
-            }
-            if let Some(h) = db.hint() {
-                s.push_str(&format!("; hint: {h}"));
-            }
-            s
-        }
-        None => e.to_string(),
     }
 }
 
@@ -549,7 +533,7 @@ async fn ddl_with_retries(
                     idx,
                     &format!(
                         "{} (attempt {attempt} of {}); retrying in {}{}",
-                        pg_error(&e),
+                        server_error(&e),
                         ctx.settings.lock_retries + 1,
                         humantime::format_duration(wait),
                         if who.is_empty() {
@@ -619,7 +603,7 @@ async fn drop_leftover(ctx: &Ctx, idx: usize, conn: &BuildConn<'_>, name: &Quali
             Err(e) => {
                 ctx.ui.note(&format!(
                     "warning: could not drop the invalid index {name}: {}; rerun apply to drop it",
-                    pg_error(&e)
+                    server_error(&e)
                 ));
                 return false;
             }
@@ -746,7 +730,7 @@ async fn build(
             Err(e) => {
                 out.verified = Some(false);
                 out.result = Result_::Failed;
-                out.message = format!("bt_index_check({index}) reported: {}", pg_error(&e));
+                out.message = format!("bt_index_check({index}) reported: {}", server_error(&e));
             }
         }
     }
@@ -815,7 +799,7 @@ async fn replan(ctx: &Ctx, conn: &BuildConn<'_>, a: &Action) -> Vec<Planned> {
                     }
                     Err(e) => Err(e.to_string()),
                 },
-                Err(e) => Err(pg_error(&e)),
+                Err(e) => Err(server_error(&e)),
             }
         };
         out.push((q.clone(), res));

@@ -55,6 +55,22 @@ fn password_hint(s: &Settings) -> String {
     }
 }
 
+/// A failed statement as the server reported it: its message and SQLSTATE,
+/// then the detail and hint when there are any; other errors as they print.
+pub fn server_error(err: &tokio_postgres::Error) -> String {
+    let Some(db) = err.as_db_error() else {
+        return err.to_string();
+    };
+    let mut s = format!("{} (SQLSTATE {})", db.message(), db.code().code());
+    if let Some(d) = db.detail() {
+        s.push_str(&format!("; detail: {d}"));
+    }
+    if let Some(h) = db.hint() {
+        s.push_str(&format!("; hint: {h}"));
+    }
+    s
+}
+
 /// One paragraph for a failed connection to `s` (`target` is its description).
 pub fn explain(err: &tokio_postgres::Error, s: &Settings, target: &str) -> String {
     let cause = chain_text(err);

@@ -245,21 +245,9 @@ fn strip_comments(sql: &str) -> String {
         .join("\n")
 }
 
-/// A PostgreSQL error with its server message, detail and hint.
+/// A PostgreSQL error with its server message, code, detail and hint.
 fn pg_error(e: &tokio_postgres::Error) -> anyhow::Error {
-    match e.as_db_error() {
-        Some(db) => {
-            let mut s = format!("PostgreSQL: {} ({})", db.message(), db.code().code());
-            if let Some(d) = db.detail() {
-                s.push_str(&format!("; detail: {d}"));
-            }
-            if let Some(h) = db.hint() {
-                s.push_str(&format!("; hint: {h}"));
-            }
-            anyhow!(s)
-        }
-        None => anyhow!("PostgreSQL: {e}"),
-    }
+    anyhow!("PostgreSQL: {}", crate::conn::explain::server_error(e))
 }
 
 /// Where one batch of rows goes: packed per node, or (dry run) only
