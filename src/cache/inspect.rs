@@ -202,15 +202,16 @@ struct NodeOutcome {
     vanished: u64,
 }
 
-/// Scan every node and build the report.
+/// Scan every node and build the report; `facts` are the nodes' `INFO`
+/// and `DBSIZE` ([`server_facts`]), read before the scan.
 pub async fn inspect(
     topo: &Topology,
+    facts: Vec<ServerFacts>,
     opts: &Options,
     cancel: Arc<AtomicBool>,
     progress: Option<Progress>,
 ) -> Result<Inspected> {
     let started = Instant::now();
-    let facts = server_facts(topo).await?;
     let limiter = Limiter::new(opts.max_ops_per_sec);
     let node_count = topo.nodes.len();
     let budget = opts.sample.map(|n| n.div_ceil(node_count as u64).max(1));

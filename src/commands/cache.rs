@@ -213,17 +213,16 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
             .unwrap_or(0),
     };
     // The saved partial results of the scan this one continues, if any.
-    let state = checkpoint::path_for(
-        &checkpoint::state_dir(),
-        &inspect::scan_target(&topo, &opts),
-    );
-    if let Some(cursor) = a.cursor.as_deref() {
-        match checkpoint::load(&state)? {
-            _ if a.sample.is_some() => eprintln!(
-                "note: --sample with --cursor: the report covers the keys from the cursor on \
-                 (saved partial results are only merged into full scans)"
-            ),
-            Some(cp) => match cp.mismatch(&inspect::scan_target(&topo, &opts), cursor) {
+    let target = inspect::scan_target(&topo, &opts);
+    let state = checkpoint::path_for(&checkpoint::state_dir(), &target);
+    match a.cursor.as_deref() {
+        None => {}
+        Some(_) if a.sample.is_some() => eprintln!(
+            "note: --sample with --cursor: the report covers the keys from the cursor on \
+             (saved partial results are only merged into full scans)"
+        ),
+        Some(cursor) => match checkpoint::load(&state)? {
+            Some(cp) => match cp.mismatch(&target, cursor) {
                 None => opts.continues = Some(cp),
                 Some(why) => eprintln!(
                     "note: the saved partial results in {} are not merged: {why}; the report covers the keys from the cursor on",
@@ -234,15 +233,12 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
                 "note: no saved partial results for this scan in {}; the report covers the keys from the cursor on",
                 state.display()
             ),
-        }
+        },
     }
+    let facts = inspect::server_facts(&topo).await?;
     let cancel = cancel_on_ctrl_c();
     let bar = if output::stderr_is_terminal() {
-        let total: u64 = inspect::server_facts(&topo)
-            .await?
-            .iter()
-            .map(|f| f.dbsize)
-            .sum();
+        let total: u64 = facts.iter().map(|f| f.dbsize).sum();
         let pb = indicatif::ProgressBar::new(a.sample.map_or(total, |s| s.min(total)));
         pb.set_style(
             indicatif::ProgressStyle::with_template(
@@ -258,7 +254,7 @@ async fn run_inspect(a: InspectArgs) -> Result<ExitStatus> {
         .clone()
         .map(|pb| Arc::new(move |n: u64| pb.inc(n)) as inspect::Progress);
     let inspect::Inspected { report, checkpoint } =
-        inspect::inspect(&topo, &opts, cancel, progress).await?;
+        inspect::inspect(&topo, facts, &opts, cancel, progress).await?;
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
