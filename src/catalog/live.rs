@@ -70,24 +70,18 @@ pub async fn load(client: &Client) -> Result<Catalog> {
         };
         let null_frac: Option<f64> = row.try_get("null_frac")?;
         let stats = match null_frac {
-            Some(null_frac) => Some(ColumnStats {
-                null_frac,
-                n_distinct: row.try_get::<_, Option<f64>>("n_distinct")?.unwrap_or(0.0),
-                avg_width: row.try_get::<_, Option<i32>>("avg_width")?.unwrap_or(0),
-                correlation: row.try_get("correlation")?,
-                most_common_vals: row
-                    .try_get::<_, Option<Vec<Option<String>>>>("mcv")?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|v| v.unwrap_or_default())
-                    .collect(),
-                most_common_freqs: row
-                    .try_get::<_, Option<Vec<Option<f64>>>>("mcf")?
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|v| v.unwrap_or(0.0))
-                    .collect(),
-            }),
+            Some(null_frac) => {
+                let (most_common_vals, most_common_freqs) =
+                    ColumnStats::most_common(row.try_get("mcv")?, row.try_get("mcf")?);
+                Some(ColumnStats {
+                    null_frac,
+                    n_distinct: row.try_get::<_, Option<f64>>("n_distinct")?.unwrap_or(0.0),
+                    avg_width: row.try_get::<_, Option<i32>>("avg_width")?.unwrap_or(0),
+                    correlation: row.try_get("correlation")?,
+                    most_common_vals,
+                    most_common_freqs,
+                })
+            }
             None => None,
         };
         table.columns.push(Column {

@@ -72,6 +72,28 @@ pub struct ColumnStats {
     pub most_common_freqs: Vec<f64>,
 }
 
+impl ColumnStats {
+    /// The most common values and their frequencies as `pg_stats` gives them
+    /// (arrays that may be NULL, with NULL elements): NULL arrays become
+    /// empty, a NULL value the empty string, a NULL frequency 0.
+    pub fn most_common(
+        vals: Option<Vec<Option<String>>>,
+        freqs: Option<Vec<Option<f64>>>,
+    ) -> (Vec<String>, Vec<f64>) {
+        (
+            vals.unwrap_or_default()
+                .into_iter()
+                .map(Option::unwrap_or_default)
+                .collect(),
+            freqs
+                .unwrap_or_default()
+                .into_iter()
+                .map(|f| f.unwrap_or(0.0))
+                .collect(),
+        )
+    }
+}
+
 /// One key of an index: a column name or an expression, with sort options.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct IndexKey {

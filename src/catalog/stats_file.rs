@@ -95,23 +95,15 @@ pub fn apply(catalog: &mut Catalog, json: &[u8]) -> Result<Applied> {
             let Some(col) = table.columns.iter_mut().find(|c| c.name == fc.name) else {
                 continue;
             };
+            let (most_common_vals, most_common_freqs) =
+                ColumnStats::most_common(fc.most_common_vals, fc.most_common_freqs);
             col.stats = Some(ColumnStats {
                 null_frac: fc.null_frac,
                 n_distinct: fc.n_distinct,
                 avg_width: fc.avg_width,
                 correlation: fc.correlation,
-                most_common_vals: fc
-                    .most_common_vals
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(Option::unwrap_or_default)
-                    .collect(),
-                most_common_freqs: fc
-                    .most_common_freqs
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|f| f.unwrap_or(0.0))
-                    .collect(),
+                most_common_vals,
+                most_common_freqs,
             });
             applied.columns += 1;
         }
