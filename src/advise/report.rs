@@ -115,6 +115,10 @@ pub struct AdviceReport {
     pub workload: String,
     /// Where the catalog came from (connection without password, or schema file).
     pub catalog: String,
+    /// Offline with `--column-stats`: selectivity came from real statistics
+    /// (said in `catalog` for JSON readers).
+    #[serde(skip)]
+    pub column_stats: bool,
     pub indexes: Vec<IndexProposal>,
     pub drops: Vec<DropProposal>,
     pub foreign_keys: Vec<ForeignKeyProposal>,
@@ -201,7 +205,7 @@ impl AdviceReport {
             Mode::Estimated => {
                 "UNVALIDATED: estimated from pg_stats (HypoPG is not installed)".to_string()
             }
-            Mode::Offline if self.catalog.contains(" + column statistics ") => {
+            Mode::Offline if self.column_stats => {
                 "UNVALIDATED: offline, from the SQL, the schema file and column statistics"
                     .to_string()
             }

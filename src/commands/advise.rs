@@ -254,6 +254,7 @@ pub async fn run(args: Args) -> Result<ExitStatus> {
     };
     report.workload = workload_desc;
     report.catalog = catalog_desc;
+    report.column_stats = args.column_stats.is_some();
     report.notes.extend(notes);
     if !args.explain_why {
         report.rejected = None;
@@ -457,6 +458,7 @@ async fn planner_report(
         validated: true,
         workload: String::new(),
         catalog: String::new(),
+        column_stats: false,
         summary: Summary {
             queries_analyzed: queries.len(),
             indexes: indexes.len(),
@@ -525,6 +527,7 @@ fn heuristic_report(
         validated: false,
         workload: String::new(),
         catalog: String::new(),
+        column_stats: false,
         summary: Summary {
             queries_analyzed: queries.len(),
             indexes: indexes.len(),
